@@ -1,0 +1,34 @@
+/**
+ * WebGPU in Node through Dawn (`webgpu` package): Mesa llvmpipe over OpenGL ES on a CPU machine,
+ * Vulkan on a GPU machine. Must run BEFORE '@tensorflow/tfjs-backend-webgpu' is imported, since
+ * the backend registers only if navigator.gpu exists at import time.
+ */
+import { createRequire } from 'node:module';
+
+export interface NodeWebGpuOptions {
+  /** 'opengles' (software, CPU machines) or 'vulkan' (real GPU). Default: env DAWN_BACKEND or 'opengles'. */
+  readonly dawnBackend?: 'opengles' | 'vulkan';
+}
+
+let installed: string | null = null;
+
+/** Install navigator.gpu from Dawn. Returns the Dawn backend used. Idempotent. */
+export function installNodeWebGpu(opts: NodeWebGpuOptions = {}): string {
+  if (installed) return installed;
+  const backend = opts.dawnBackend ?? (process.env.DAWN_BACKEND === 'vulkan' ? 'vulkan' : 'opengles');
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const require = createRequire(import.meta.url);
+  const { create, globals } = require('webgpu') as {
+    create(flags: string[]): { requestAdapter(o?: Record<string, unknown>): Promise<unknown> };
+    globals: Record<string, unknown>;
+  };
+  Object.assign(globalThis, globals);
+  const gpu = create([`backend=${backend}`]);
+  const req = gpu.requestAdapter.bind(gpu);
+  const featureLevel = backend === 'vulkan' ? 'core' : 'compatibility';
+  gpu.requestAdapter = (o: Record<string, unknown> = {}) => req({ ...o, featureLevel });
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
+  installed = backend;
+  return backend;
+}

@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs';
+import { ProbeError } from '../errors';
+import type { Classifier } from '../models/types';
+
+export type Norm = 'inf' | 2;
+
+export interface FgsmOptions {
+  /** Size of the step in the chosen norm (pixel units of the model's input range). */
+  readonly eps: number;
+  /** 'inf' (default): the sign of the gradient, as in the paper; 2: the L2-normalised gradient. */
+  readonly norm?: Norm;
+  /**
+   * Labels [n] (int). Untargeted: the true labels to move away from (default: the model's own
+   * predictions, which avoids label leaking). Targeted: the target classes (required).
+   */
+  readonly y?: tf.Tensor1D;
+  readonly targeted?: boolean;
+}
+
+/**
+ * Fast Gradient Sign Method, Goodfellow, Shlens & Szegedy, "Explaining and Harnessing
+ * Adversarial Examples" (ICLR 2015): x' = clip(x + ε·sign(∇ₓJ(θ, x, y))), or
+ * x' = clip(x − ε·sign(∇ₓJ(θ, x, t))) towards a target t. Batched; returns a new tensor.
+ */
+export function fgsm(model: Classifier, x: tf.Tensor4D, opts: FgsmOptions): tf.Tensor4D {
+  const { eps, norm = 'inf', targeted = false } = opts;
+  if (!Number.isFinite(eps) || eps < 0) throw new ProbeError('BAD_INPUT', `eps must be a finite number ≥ 0, got ${eps}`);
+  if (targeted && !opts.y) throw new ProbeError('BAD_INPUT', 'a targeted attack needs target labels');
+  const { min, max } = model.inputRange;
+  return tf.tidy(() => {
+    const labels = opts.y ? tf.cast(opts.y, 'int32') : (tf.argMax(model.logits(x), 1) as tf.Tensor1D);
+    const oneHot = tf.oneHot(labels as tf.Tensor1D, model.classNames.length);
+    const loss = (xi: tf.Tensor): tf.Scalar =>
+      tf.losses.softmaxCrossEntropy(oneHot, model.logits(xi as tf.Tensor4D), undefined, 0, tf.Reduction.SUM) as tf.Scalar;
+    const grad = tf.grad(loss)(x);
+    let step: tf.Tensor;
+    if (norm === 'inf') {
+      step = tf.sign(grad);
+    } else {
+      const n = x.shape[0];
+      const flat = grad.reshape([n, -1]);
+      const l2 = tf.maximum(tf.sqrt(tf.sum(tf.square(flat), 1, true)), 1e-12);
+      step = tf.div(flat, l2).reshape(x.shape);
+    }
+    const signed = tf.mul(step, targeted ? -eps : eps);
+    return tf.clipByValue(tf.add(x, signed), min, max) as tf.Tensor4D;
+  });
+}

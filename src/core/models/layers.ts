@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs';
+import { ProbeError } from '../errors';
+import type { Classifier, InputRange } from './types';
+
+export interface LayersClassifierOptions {
+  readonly id: string;
+  readonly classNames: readonly string[];
+  readonly inputRange?: InputRange;
+  /** What the last layer emits: raw logits, or softmax probabilities (then logits = log p). */
+  readonly output: 'logits' | 'probs';
+}
+
+/** Wrap a tfjs LayersModel as a Classifier. The Classifier owns the model (dispose frees it). */
+export function classifierFromLayersModel(model: tf.LayersModel, opts: LayersClassifierOptions): Classifier {
+  const shape = model.inputs[0]?.shape;
+  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => typeof d !== 'number')) {
+    throw new ProbeError('MODEL_LOAD_FAILED', `model ${opts.id} must take [batch, h, w, c] images`);
+  }
+  const inputShape = [shape[1], shape[2], shape[3]] as [number, number, number];
+  return {
+    id: opts.id,
+    inputShape,
+    inputRange: opts.inputRange ?? { min: 0, max: 1 },
+    classNames: opts.classNames,
+    logits(x: tf.Tensor4D): tf.Tensor2D {
+      return tf.tidy(() => {
+        const out = model.apply(x, { training: false }) as tf.Tensor2D;
+        return opts.output === 'logits' ? out : tf.log(tf.add(out, 1e-12)) as tf.Tensor2D;
+      });
+    },
+    dispose(): void {
+      model.dispose();
+    },
+  };
+}
+
+/** Softmax probabilities and arg-max labels for a batch (helper over Classifier.logits). */
+export function predict(model: Classifier, x: tf.Tensor4D): { probs: tf.Tensor2D; labels: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const logits = model.logits(x);
+    return { probs: tf.softmax(logits) as tf.Tensor2D, labels: tf.argMax(logits, 1) as tf.Tensor1D };
+  });
+}

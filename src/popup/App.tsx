@@ -1,0 +1,152 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import type { FgsmParams, ProbeState, ProbeStatus } from '../protocol/types';
+import { ErrorView } from './components/ErrorView';
+import { ResultView } from './components/ResultView';
+import { StatusView } from './components/StatusView';
+import type { Connector } from './connector';
+import { type ShownError, shownErrorOf, shownErrorOfState } from './errors';
+
+export const POLL_MS = 250;
+
+export interface AppProps {
+  readonly connector: Connector;
+  /** How often to poll while a probe is running (tests shorten it). */
+  readonly pollMs?: number;
+}
+
+const STATUSES: readonly ProbeStatus[] = ['idle', 'running', 'done', 'error'];
+
+/** A light check that a reply looks like a ProbeState (the connector's data is not trusted blindly). */
+function checkState(v: unknown): ProbeState {
+  if (typeof v !== 'object' || v === null) throw Object.assign(new Error('The extension sent no probe state.'), { code: 'INTERNAL' });
+  const status = (v as { status?: unknown }).status;
+  if (typeof status !== 'string' || !(STATUSES as readonly string[]).includes(status)) {
+    throw Object.assign(new Error('The extension sent a probe state with an unknown status.'), { code: 'INTERNAL' });
+  }
+  return v as ProbeState;
+}
+
+/** The popup. Talks to the extension only through `connector`; never throws. */
+export function App({ connector, pollMs = POLL_MS }: AppProps) {
+  const [state, setState] = useState<ProbeState | null>(null);
+  const [failure, setFailure] = useState<ShownError | null>(null);
+  const [busy, setBusy] = useState(false);
+  /** Requests are numbered; only the latest one's answer is applied. */
+  const seq = useRef(0);
+  const alive = useRef(true);
+
+  const request = useCallback(async (call: () => Promise<ProbeState>): Promise<void> => {
+    const id = ++seq.current;
+    try {
+      const next = checkState(await call());
+      if (!alive.current || id !== seq.current) return;
+      setFailure(null);
+      setState(next);
+    } catch (e) {
+      if (!alive.current || id !== seq.current) return;
+      setFailure(shownErrorOf(e));
+    }
+  }, []);
+
+  const refresh = useCallback(() => request(() => connector.getState()), [connector, request]);
+
+  // First load.
+  useEffect(() => {
+    alive.current = true;
+    void refresh();
+    return () => {
+      alive.current = false;
+    };
+  }, [refresh]);
+
+  // Poll while the probe runs; each answer schedules the next poll. Cleared on unmount.
+  const running = failure === null && state !== null && state.status === 'running';
+  useEffect(() => {
+    if (!running) return undefined;
+    const timer = setTimeout(() => void refresh(), pollMs);
+    return () => clearTimeout(timer);
+  }, [running, state, pollMs, refresh]);
+
+  const runFgsm = useCallback(
+    async (params: FgsmParams) => {
+      if (state === null || busy) return;
+      setBusy(true);
+      try {
+        await request(() => connector.runFgsm({ eps: params.eps, target: params.target, modelId: state.modelId }));
+      } finally {
+        if (alive.current) setBusy(false);
+      }
+    },
+    [state, busy, connector, request],
+  );
+
+  const retry = useCallback(() => {
+    setFailure(null);
+    setState(null);
+    void refresh();
+  }, [refresh]);
+
+  return (
+    <main class="popup" data-testid="popup" data-status={failure !== null ? 'error' : (state?.status ?? 'loading')} data-job={state?.job ?? 0}>
+      <header class="app-header">
+        <h1>Adversarial Probe</h1>
+      </header>
+      {renderBody()}
+    </main>
+  );
+
+  function renderBody() {
+    if (failure !== null) return <ErrorView error={failure} onRetry={retry} />;
+    if (state === null) {
+      return (
+        <div data-testid="loading">
+          <StatusView stage="loading" testId="loading-status" />
+        </div>
+      );
+    }
+    switch (state.status) {
+      case 'error':
+        return <ErrorView error={shownErrorOfState(state.error)} onRetry={retry} />;
+      case 'running':
+        return (
+          <>
+            <StatusView stage={state.stage} />
+            {state.result && (
+              <ResultView
+                result={state.result}
+                backend={state.backend}
+                modelId={state.modelId}
+                busy={true}
+                stale={true}
+                onRunFgsm={(p) => void runFgsm(p)}
+              />
+            )}
+          </>
+        );
+      case 'done':
+        if (state.result) {
+          return (
+            <ResultView
+              result={state.result}
+              backend={state.backend}
+              modelId={state.modelId}
+              busy={busy}
+              onRunFgsm={(p) => void runFgsm(p)}
+            />
+          );
+        }
+        return <Idle />;
+      default:
+        return <Idle />;
+    }
+  }
+}
+
+function Idle() {
+  return (
+    <section class="idle" data-testid="idle">
+      <p>Right-click an image on a page and choose “Probe this image”.</p>
+      <p class="muted small">The model expects a single handwritten digit (MNIST-style, 28×28).</p>
+    </section>
+  );
+}

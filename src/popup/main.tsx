@@ -1,0 +1,30 @@
+import { render } from 'preact';
+import { App } from './App';
+import type { Connector } from './connector';
+import { createRuntimeConnector } from './runtime-connector';
+import { resolveTabId } from './tab-id';
+
+function inExtension(): boolean {
+  return typeof chrome !== 'undefined' && typeof chrome.runtime?.id === 'string';
+}
+
+async function makeConnector(): Promise<Connector> {
+  if (!inExtension()) {
+    // Opened outside the extension (e.g. the vite dev server): an in-memory connector,
+    // `?mock=running|error|idle|done`, so the UI can be worked on without Chrome.
+    const { createMockConnector } = await import('./mock-connector');
+    const mode = new URLSearchParams(location.search).get('mock');
+    const status = mode === 'running' || mode === 'error' || mode === 'idle' ? mode : 'done';
+    return createMockConnector({ status, runningPolls: status === 'running' ? 8 : undefined, latencyMs: 150 });
+  }
+  const tabId = await resolveTabId(location.search, (info) => chrome.tabs.query(info));
+  return createRuntimeConnector(tabId);
+}
+
+async function main(): Promise<void> {
+  const root = document.getElementById('app');
+  if (!root) throw new Error('popup: #app is missing');
+  render(<App connector={await makeConnector()} />, root);
+}
+
+void main();

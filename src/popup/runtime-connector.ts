@@ -1,0 +1,64 @@
+import { ProbeError, isErrorCode } from '../core/errors';
+import type { Envelope, MessageType, Reply, Req, Res } from '../protocol/messages';
+import type { Connector } from './connector';
+
+/** Sends one envelope and resolves with the raw reply (unknown: it is checked here). */
+export type SendMessage = (envelope: Envelope) => Promise<unknown>;
+
+function chromeSend(envelope: Envelope): Promise<unknown> {
+  return chrome.runtime.sendMessage<Envelope, unknown>(envelope);
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error && e.message) return e.message;
+  try {
+    return String(e);
+  } catch {
+    return 'unknown error';
+  }
+}
+
+/**
+ * A reply as the typed data, or a ProbeError: ok:false carries the background's code
+ * (INTERNAL when it is not a known code); a missing or malformed reply is INTERNAL.
+ */
+export function unwrapReply<T extends MessageType>(raw: unknown): Res<T> {
+  if (raw === undefined || raw === null) {
+    throw new ProbeError('INTERNAL', 'No reply from the extension background (it may have been asleep). Try again.');
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw) || typeof (raw as { ok?: unknown }).ok !== 'boolean') {
+    throw new ProbeError('INTERNAL', 'Malformed reply from the extension background.');
+  }
+  const reply = raw as Reply<T>;
+  if (reply.ok) {
+    if (!('data' in reply)) throw new ProbeError('INTERNAL', 'Reply from the extension background has no data.');
+    return reply.data;
+  }
+  const err: unknown = (reply as { error?: unknown }).error;
+  const rec = typeof err === 'object' && err !== null ? (err as { code?: unknown; message?: unknown }) : {};
+  const message = typeof rec.message === 'string' && rec.message ? rec.message : 'The extension reported an error.';
+  throw new ProbeError(isErrorCode(rec.code) ? rec.code : 'INTERNAL', message);
+}
+
+/**
+ * The popup's Connector in the extension: runtime messages to the background for tab `tabId`
+ * (null: the most recent probe). `sendMessage` is replaceable for tests.
+ */
+export function createRuntimeConnector(tabId: number | null, sendMessage: SendMessage = chromeSend): Connector {
+  async function send<T extends MessageType>(type: T, payload: Req<T>): Promise<Res<T>> {
+    const envelope: Envelope<T> = { type, payload };
+    let raw: unknown;
+    try {
+      raw = await sendMessage(envelope);
+    } catch (e) {
+      throw new ProbeError('INTERNAL', `Could not reach the extension background: ${describe(e)}`);
+    }
+    return unwrapReply<T>(raw);
+  }
+
+  return {
+    getState: () => send('probe/get-state', { tabId }),
+    runFgsm: ({ eps, target, modelId }) => send('probe/run-fgsm', { tabId, modelId, eps, target }),
+    listModels: () => send('probe/list-models', {}),
+  };
+}

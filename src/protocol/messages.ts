@@ -1,0 +1,142 @@
+import { ProbeError, type ErrorInfo } from '../core/errors';
+import type { CaptureResponse, FgsmParams, ModelInfo, ProbeState } from './types';
+
+/** Largest side, in pixels, of an image sent from the page to the extension. */
+export const MAX_CAPTURE_SIDE = 512;
+export const MAX_EPS = 1;
+const MAX_URL_LENGTH = 8192;
+
+/**
+ * The one message map. Every runtime message in the extension is one of these.
+ * `from` says which context may send it: the background rejects others by sender.
+ */
+export interface MessageMap {
+  /** Popup → background: the probe state of a tab (null: the most recent probe). */
+  'probe/get-state': { req: { tabId: number | null }; res: ProbeState; from: 'extension-page' };
+  /** Popup → background: re-run FGSM on the tab's current image. */
+  'probe/run-fgsm': { req: { tabId: number | null; modelId: string } & FgsmParams; res: ProbeState; from: 'extension-page' };
+  /** Popup → background: the shipped models. */
+  'probe/list-models': { req: Record<string, never>; res: ModelInfo[]; from: 'extension-page' };
+  /** Background → content script: capture the right-clicked image's pixels. */
+  'content/capture': { req: { srcUrl: string; maxSide: number }; res: CaptureResponse; from: 'background' };
+}
+
+export type MessageType = keyof MessageMap;
+export type Req<T extends MessageType> = MessageMap[T]['req'];
+export type Res<T extends MessageType> = MessageMap[T]['res'];
+
+export interface Envelope<T extends MessageType = MessageType> {
+  readonly type: T;
+  readonly payload: Req<T>;
+}
+
+/** Discriminated union of every envelope: narrowing on `type` narrows `payload`. */
+export type AnyEnvelope = { [T in MessageType]: Envelope<T> }[MessageType];
+
+export type Reply<T extends MessageType> =
+  | { readonly ok: true; readonly data: Res<T> }
+  | { readonly ok: false; readonly error: ErrorInfo };
+
+type Validator<T extends MessageType> = (p: Record<string, unknown>) => Req<T>;
+
+function bad(message: string): never {
+  throw new ProbeError('BAD_MESSAGE', message);
+}
+
+function tabIdOf(p: Record<string, unknown>): number | null {
+  const v = p.tabId;
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad('tabId must be a non-negative integer or null');
+  return v;
+}
+
+function modelIdOf(p: Record<string, unknown>): string {
+  const v = p.modelId;
+  if (typeof v !== 'string' || !/^[a-z0-9][a-z0-9.-]{0,63}$/.test(v)) bad('modelId must be a short model id');
+  return v;
+}
+
+function onlyKeys(p: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of Object.keys(p)) if (!keys.includes(k)) bad(`unexpected field "${k}"`);
+}
+
+const validators: { [T in MessageType]: Validator<T> } = {
+  'probe/get-state': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
+  'probe/run-fgsm': (p) => {
+    onlyKeys(p, ['tabId', 'modelId', 'eps', 'target']);
+    const eps = p.eps;
+    if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0 || eps > MAX_EPS) bad(`eps must be a number in [0, ${MAX_EPS}]`);
+    const target = p.target ?? null;
+    if (target !== null && (typeof target !== 'number' || !Number.isInteger(target) || target < 0 || target > 999)) {
+      bad('target must be a class index or null');
+    }
+    return { tabId: tabIdOf(p), modelId: modelIdOf(p), eps, target };
+  },
+  'probe/list-models': (p) => {
+    onlyKeys(p, []);
+    return {};
+  },
+  'content/capture': (p) => {
+    onlyKeys(p, ['srcUrl', 'maxSide']);
+    const { srcUrl, maxSide } = p;
+    if (typeof srcUrl !== 'string' || srcUrl.length === 0 || srcUrl.length > MAX_URL_LENGTH) bad('srcUrl must be a non-empty string');
+    if (typeof maxSide !== 'number' || !Number.isInteger(maxSide) || maxSide < 1 || maxSide > MAX_CAPTURE_SIDE) {
+      bad(`maxSide must be an integer in [1, ${MAX_CAPTURE_SIDE}]`);
+    }
+    return { srcUrl, maxSide };
+  },
+};
+
+/** Which context may send each message. */
+export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
+  'probe/get-state': 'extension-page',
+  'probe/run-fgsm': 'extension-page',
+  'probe/list-models': 'extension-page',
+  'content/capture': 'background',
+};
+
+export function isMessageType(v: unknown): v is MessageType {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(validators, v);
+}
+
+/**
+ * Runtime validation of an incoming message. Returns a typed envelope or throws a
+ * ProbeError('BAD_MESSAGE'). Never trusts the shape of `raw`.
+ */
+export function parseMessage(raw: unknown): AnyEnvelope {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('message must be an object');
+  const { type, payload } = raw as { type?: unknown; payload?: unknown };
+  if (!isMessageType(type)) bad('unknown message type');
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) bad('payload must be an object');
+  const validated = (validators[type] as Validator<MessageType>)(payload as Record<string, unknown>);
+  return { type, payload: validated } as AnyEnvelope;
+}
+
+/** Minimal view of chrome.runtime.MessageSender that the checks need. */
+export interface SenderLike {
+  readonly id?: string;
+  readonly url?: string;
+  readonly tab?: { readonly id?: number };
+}
+
+/**
+ * Is `sender` allowed to send `type`? Only this extension (sender.id) and, for
+ * extension-page messages, only pages of this extension (not content scripts in web pages).
+ */
+export function senderAllowed(type: MessageType, sender: SenderLike, runtimeId: string, extensionOrigin: string): boolean {
+  if (sender.id !== runtimeId) return false;
+  const from = SENDERS[type];
+  if (from === 'extension-page') {
+    return typeof sender.url === 'string' && sender.url.startsWith(extensionOrigin);
+  }
+  // 'background' messages go to content scripts; the background itself never receives them.
+  return false;
+}
+
+/** Check a message that a content script received from the background. */
+export function contentMayAccept(sender: SenderLike, runtimeId: string): boolean {
+  return sender.id === runtimeId && sender.tab === undefined;
+}

@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fireProbe, launchExtension, openPopup, readPopup, type ExtensionSession, type PopupReading } from '../../src/cli/browser';
+import { loadMnist } from '../../src/cli/data';
+import { DARK, LIGHT, encodePng, renderDigit } from '../../src/cli/png';
+import { serveStatic, type StaticServer } from '../../src/cli/serve';
+
+/**
+ * The whole slice in real Chromium: built extension, a page of 20 real MNIST test digits served
+ * on 127.0.0.1, the real context-menu listener fired for each, the popup read as a user sees it.
+ */
+const N = 20;
+const ARTEFACTS = 'test-results/e2e';
+let server: StaticServer;
+let session: ExtensionSession;
+let root: string;
+const labels: number[] = [];
+const readings: PopupReading[] = [];
+
+beforeAll(async () => {
+  if (!existsSync('dist/manifest.json')) throw new Error('build the extension first (npm run build)');
+  mkdirSync(ARTEFACTS, { recursive: true });
+  root = mkdtempSync(join(tmpdir(), 'probe-e2e-'));
+  const test = loadMnist('test');
+  const figs: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const { ink, paper } = i % 2 === 0 ? LIGHT : DARK;
+    writeFileSync(join(root, `d${i}.png`), encodePng(renderDigit(test.images.subarray(i * 784, (i + 1) * 784), 3, ink, paper, 6)));
+    labels.push(test.labels[i]);
+    figs.push(`<img id="d${i}" src="d${i}.png" alt="digit ${i}">`);
+  }
+  figs.push('<img id="broken" src="missing-image.png" alt="broken" width="50" height="50">');
+  writeFileSync(join(root, 'index.html'), `<!doctype html><meta charset="utf-8"><title>digits</title><body>${figs.join('\n')}</body>`);
+  server = await serveStatic(root);
+  session = await launchExtension();
+});
+
+afterAll(async () => {
+  await session?.close();
+  await server?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('extension end to end', () => {
+  it('classifies 20 real MNIST digits and FGSM (ε = 0.25) flips most of them', async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => Array.from(document.images).filter((i) => i.id.startsWith('d')).every((i) => i.complete && i.naturalWidth > 0));
+    for (let i = 0; i < N; i++) {
+      const tabId = await fireProbe(session, page, `${server.url}/d${i}.png`, `#d${i}`);
+      const popup = await openPopup(session, tabId);
+      const r = await readPopup(popup);
+      await popup.screenshot({ path: join(ARTEFACTS, `popup-d${i}.png`), fullPage: true });
+      await popup.close();
+      readings.push(r);
+    }
+    writeFileSync(join(ARTEFACTS, 'readings.json'), JSON.stringify({ labels, readings }, null, 2));
+    const errors = readings.filter((r) => r.status !== 'done');
+    expect(errors, JSON.stringify(errors)).toHaveLength(0);
+    const correct = readings.filter((r, i) => r.prediction === String(labels[i])).length;
+    const flipped = readings.filter((r) => r.advPrediction !== r.prediction).length;
+    console.log(`e2e: clean ${correct}/${N} correct, FGSM ε=0.25 changed ${flipped}/${N}, backend ${readings[0]?.backend}`);
+    expect(correct).toBeGreaterThanOrEqual(18);
+    expect(flipped).toBeGreaterThanOrEqual(15);
+    for (const r of readings) {
+      expect(r.backend).toMatch(/^(webgpu|webgl|wasm|cpu)$/);
+      expect(r.confidence).toMatch(/^\d+(\.\d)?%$/);
+      expect(Number.parseFloat(r.linf ?? 'NaN')).toBeLessThanOrEqual(0.25 + 1e-3);
+      expect(Number.parseFloat(r.l2 ?? 'NaN')).toBeGreaterThan(0);
+    }
+  });
+
+  it('a broken image URL shows the error element, not a crash', async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${server.url}/index.html`);
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const tabId = await fireProbe(session, page, `${server.url}/missing-image.png`, '#broken');
+    const popup = await openPopup(session, tabId);
+    const r = await readPopup(popup);
+    await popup.screenshot({ path: join(ARTEFACTS, 'popup-broken.png'), fullPage: true });
+    expect(r.status).toBe('error');
+    expect(r.errorCode).toBe('FETCH_FAILED');
+    expect(r.errorText).toMatch(/404/);
+    // The page is unharmed.
+    expect(pageErrors).toEqual([]);
+    expect(await page.evaluate(() => document.images.length)).toBe(N + 1);
+  });
+});

@@ -1,0 +1,292 @@
+// @vitest-environment happy-dom
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/preact';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ProbeError } from '../../src/core/errors';
+import type { ProbeState } from '../../src/protocol/types';
+import { App } from '../../src/popup/App';
+import type { Connector } from '../../src/popup/connector';
+import { formatDistance, formatPercent } from '../../src/popup/format';
+import { createMockConnector } from '../../src/popup/mock-connector';
+
+afterEach(() => {
+  cleanup();
+  vi.restoreAllMocks();
+});
+
+function text(testId: string): string {
+  return screen.getByTestId(testId).textContent ?? '';
+}
+
+function doneResult(s: ProbeState | null) {
+  if (!s || s.status !== 'done' || !s.result) throw new Error('expected a done state');
+  return s.result;
+}
+
+describe('App: done state', () => {
+  it('renders the prediction, the FGSM outcome and the footer from the state', async () => {
+    const conn = createMockConnector({ status: 'done', digit: 7, backend: 'webgpu' });
+    render(<App connector={conn} />);
+    await screen.findByTestId('prediction');
+    const r = doneResult(conn.lastState());
+
+    expect(text('prediction')).toBe(r.prediction.className);
+    expect(text('prediction')).toBe('7');
+    expect(text('confidence')).toBe(formatPercent(r.prediction.probs[r.prediction.label]));
+    expect(text('confidence')).toMatch(/^\d{1,3}\.\d%$/);
+
+    const adv = r.fgsm.prediction;
+    expect(text('adv-prediction')).toBe(adv.className);
+    expect(text('adv-confidence')).toBe(`${(adv.probs[adv.label] * 100).toFixed(1)}%`);
+    expect(text('success')).toBe(r.fgsm.success ? 'fooled' : 'not fooled');
+    expect(text('linf')).toBe(r.fgsm.distances.linf.toFixed(3));
+    expect(text('l2')).toBe(r.fgsm.distances.l2.toFixed(3));
+    expect(text('l0')).toBe(String(r.fgsm.distances.l0));
+    expect(text('backend')).toBe('webgpu');
+    expect(text('model-id')).toBe(r.modelId);
+    expect(text('source-url')).toBe(r.source.srcUrl);
+
+    // Bars for every class, clean and adversarial, the predicted one highlighted.
+    for (let i = 0; i < r.classNames.length; i++) {
+      expect(screen.getByTestId(`bars-${i}`).textContent).toContain(formatPercent(r.prediction.probs[i]));
+      expect(screen.getByTestId(`adv-bars-${i}`).textContent).toContain(formatPercent(adv.probs[i]));
+    }
+    expect(screen.getByTestId(`bars-${r.prediction.label}`).className).toContain('top');
+    expect(screen.getByTestId(`adv-bars-${adv.label}`).className).toContain('top');
+
+    // Three images plus the model's view; the perturbation's amplification is labelled.
+    expect(document.querySelectorAll('canvas')).toHaveLength(4);
+    expect(text('perturbation-label')).toMatch(/^perturbation ×\d+(\.\d)?$/);
+
+    // ε control and target select reflect the outcome's parameters.
+    const eps = screen.getByTestId('eps') as HTMLInputElement;
+    expect(eps.type).toBe('range');
+    expect(eps.min).toBe('0');
+    expect(eps.max).toBe('0.5');
+    expect(eps.step).toBe('0.01');
+    expect(Number(eps.value)).toBeCloseTo(r.fgsm.params.eps);
+    expect((screen.getByTestId('target') as HTMLSelectElement).value).toBe('');
+  });
+
+  it('notes an inverted image', async () => {
+    render(<App connector={createMockConnector({ inverted: true })} />);
+    expect((await screen.findByTestId('inverted')).textContent).toBe('colours inverted: light background');
+  });
+
+  it('draws on the canvas when a 2D context exists', async () => {
+    const putImageData = vi.fn();
+    const createImageData = (w: number, h: number) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) });
+    vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(
+      // getContext is overloaded per context kind; the stub stands in for a 2D context.
+      () => ({ putImageData, createImageData }) as never,
+    );
+    render(<App connector={createMockConnector()} />);
+    await screen.findByTestId('prediction');
+    await waitFor(() => expect(putImageData).toHaveBeenCalledTimes(4));
+    const first = putImageData.mock.calls[0][0] as { width: number; height: number; data: Uint8ClampedArray };
+    expect(first.width).toBe(28);
+    expect(first.height).toBe(28);
+    expect(first.data[3]).toBe(255);
+  });
+});
+
+describe('App: other states', () => {
+  it('shows the instruction when idle', async () => {
+    render(<App connector={createMockConnector({ status: 'idle' })} />);
+    const idle = await screen.findByTestId('idle');
+    expect(idle.textContent).toContain('Right-click an image on a page and choose “Probe this image”.');
+  });
+
+  it('shows the error view with its code', async () => {
+    const conn = createMockConnector({
+      status: 'error',
+      error: { code: 'CROSS_ORIGIN_BLOCKED', message: 'The page does not allow reading this image.' },
+    });
+    render(<App connector={conn} />);
+    const err = await screen.findByTestId('error');
+    expect(err.getAttribute('data-code')).toBe('CROSS_ORIGIN_BLOCKED');
+    expect(err.textContent).toContain('The page does not allow reading this image.');
+    expect(text('error-code')).toBe('CROSS_ORIGIN_BLOCKED');
+    expect(screen.queryByTestId('prediction')).toBeNull();
+  });
+
+  it('shows the running stage, polls every 250 ms, then renders the result', async () => {
+    const conn = createMockConnector({ status: 'running', runningPolls: 2 });
+    render(<App connector={conn} />);
+    const status = await screen.findByTestId('status');
+    expect(status.textContent).toContain('capturing');
+    await waitFor(() => expect(screen.getByTestId('status').textContent).toContain('classifying'), { timeout: 1000 });
+    await screen.findByTestId('prediction', {}, { timeout: 2000 });
+    expect(screen.queryByTestId('status')).toBeNull();
+    const n = conn.calls.filter((c) => c.method === 'getState').length;
+    expect(n).toBe(3);
+    // Polling stopped once done.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(conn.calls.filter((c) => c.method === 'getState').length).toBe(n);
+  });
+
+  it('polls on a 250 ms timer and stops on unmount', async () => {
+    vi.useFakeTimers();
+    try {
+      const conn = createMockConnector({ status: 'running' });
+      const { unmount } = render(<App connector={conn} />);
+      const count = () => conn.calls.filter((c) => c.method === 'getState').length;
+      await vi.advanceTimersByTimeAsync(0);
+      expect(count()).toBe(1);
+      // Preact runs effects after paint, so a poll comes 250 ms plus a frame after each answer.
+      await vi.advanceTimersByTimeAsync(200);
+      expect(count()).toBe(1);
+      await vi.advanceTimersByTimeAsync(200);
+      expect(count()).toBe(2);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(count()).toBeGreaterThanOrEqual(4);
+      expect(count()).toBeLessThanOrEqual(6);
+      const atUnmount = count();
+      unmount();
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(count()).toBe(atUnmount);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('App: FGSM controls', () => {
+  it('changing ε re-runs FGSM with the new ε and shows the new outcome', async () => {
+    const conn = createMockConnector({ eps: 0.1, latencyMs: 20 });
+    render(<App connector={conn} />);
+    await screen.findByTestId('prediction');
+    const before = doneResult(conn.lastState());
+    expect(text('linf')).toBe(formatDistance(before.fgsm.distances.linf));
+
+    const eps = screen.getByTestId('eps') as HTMLInputElement;
+    fireEvent.input(eps, { target: { value: '0.25' } });
+    expect(text('eps-value')).toBe('0.25');
+    expect(conn.calls.filter((c) => c.method === 'runFgsm')).toHaveLength(0); // not on input, only on release
+    fireEvent.change(eps, { target: { value: '0.25' } });
+
+    expect(conn.calls).toContainEqual({ method: 'runFgsm', params: { eps: 0.25, target: null, modelId: before.modelId } });
+    // Controls are disabled while it runs.
+    await waitFor(() => expect((screen.getByTestId('eps') as HTMLInputElement).disabled).toBe(true));
+    expect((screen.getByTestId('target') as HTMLSelectElement).disabled).toBe(true);
+    expect((screen.getByTestId('run-fgsm') as HTMLButtonElement).disabled).toBe(true);
+
+    await waitFor(() => expect((screen.getByTestId('run-fgsm') as HTMLButtonElement).disabled).toBe(false));
+    const after = doneResult(conn.lastState());
+    expect(after.fgsm.params.eps).toBe(0.25);
+    expect(text('linf')).toBe(formatDistance(after.fgsm.distances.linf));
+    expect(text('linf')).toBe('0.250');
+    expect(text('success')).toBe(after.fgsm.success ? 'fooled' : 'not fooled');
+    expect(text('adv-prediction')).toBe(after.fgsm.prediction.className);
+  });
+
+  it('changing the target re-runs a targeted FGSM; Run re-runs with the current settings', async () => {
+    const conn = createMockConnector({ eps: 0.1 });
+    render(<App connector={conn} />);
+    await screen.findByTestId('prediction');
+    const modelId = doneResult(conn.lastState()).modelId;
+
+    fireEvent.change(screen.getByTestId('target'), { target: { value: '2' } });
+    expect(conn.calls).toContainEqual({ method: 'runFgsm', params: { eps: 0.1, target: 2, modelId } });
+    await waitFor(() => expect(doneResult(conn.lastState()).fgsm.params.target).toBe(2));
+    await waitFor(() => expect((screen.getByTestId('run-fgsm') as HTMLButtonElement).disabled).toBe(false));
+    expect((screen.getByTestId('target') as HTMLSelectElement).value).toBe('2');
+
+    fireEvent.click(screen.getByTestId('run-fgsm'));
+    await waitFor(() => expect(conn.calls.filter((c) => c.method === 'runFgsm')).toHaveLength(2));
+    expect(conn.calls.at(-1)).toEqual({ method: 'runFgsm', params: { eps: 0.1, target: 2, modelId } });
+
+    fireEvent.change(screen.getByTestId('target'), { target: { value: '' } });
+    await waitFor(() => expect(conn.calls.at(-1)).toEqual({ method: 'runFgsm', params: { eps: 0.1, target: null, modelId } }));
+  });
+});
+
+describe('App: failures never throw', () => {
+  function throwingConnector(value: unknown, method: 'getState' | 'runFgsm' = 'getState'): Connector {
+    return createMockConnector({ throws: { [method]: value } });
+  }
+
+  it('a ProbeError from getState becomes the error view with its code', async () => {
+    render(<App connector={throwingConnector(new ProbeError('MODEL_LOAD_FAILED', 'model.json: 404'))} />);
+    const err = await screen.findByTestId('error');
+    expect(err.getAttribute('data-code')).toBe('MODEL_LOAD_FAILED');
+    expect(err.textContent).toContain('model.json: 404');
+  });
+
+  it('a plain Error becomes INTERNAL; an Error with a string .code keeps it', async () => {
+    render(<App connector={throwingConnector(new Error('boom'))} />);
+    expect((await screen.findByTestId('error')).getAttribute('data-code')).toBe('INTERNAL');
+    cleanup();
+    render(<App connector={throwingConnector(Object.assign(new Error('slow'), { code: 'TIMEOUT' }))} />);
+    expect((await screen.findByTestId('error')).getAttribute('data-code')).toBe('TIMEOUT');
+    cleanup();
+    render(<App connector={throwingConnector(Object.assign(new Error('n'), { code: 42 }))} />);
+    expect((await screen.findByTestId('error')).getAttribute('data-code')).toBe('INTERNAL');
+    cleanup();
+    render(<App connector={throwingConnector('just a string')} />);
+    const err = await screen.findByTestId('error');
+    expect(err.getAttribute('data-code')).toBe('INTERNAL');
+    expect(err.textContent).toContain('just a string');
+  });
+
+  it('a synchronous throw and a malformed state are errors too', async () => {
+    const sync: Connector = {
+      getState: () => {
+        throw new ProbeError('BACKEND_FAILED', 'no backend');
+      },
+      runFgsm: () => Promise.reject(new Error('unused')),
+      listModels: () => Promise.resolve([]),
+    };
+    render(<App connector={sync} />);
+    expect((await screen.findByTestId('error')).getAttribute('data-code')).toBe('BACKEND_FAILED');
+    cleanup();
+    const broken: Connector = {
+      getState: () => Promise.resolve(undefined as unknown as ProbeState),
+      runFgsm: () => Promise.reject(new Error('unused')),
+      listModels: () => Promise.resolve([]),
+    };
+    render(<App connector={broken} />);
+    expect((await screen.findByTestId('error')).getAttribute('data-code')).toBe('INTERNAL');
+  });
+
+  it('a throwing runFgsm becomes the error view; Reload goes back to the result', async () => {
+    const conn = createMockConnector({ throws: { runFgsm: new ProbeError('BACKEND_FAILED', 'GPU lost') } });
+    render(<App connector={conn} />);
+    await screen.findByTestId('prediction');
+    fireEvent.change(screen.getByTestId('eps'), { target: { value: '0.3' } });
+    const err = await screen.findByTestId('error');
+    expect(err.getAttribute('data-code')).toBe('BACKEND_FAILED');
+    expect(err.textContent).toContain('GPU lost');
+    fireEvent.click(screen.getByTestId('retry'));
+    await screen.findByTestId('prediction');
+  });
+});
+
+describe('App: page text is text', () => {
+  it('renders a hostile srcUrl and error message as text, creating no elements', async () => {
+    const evil = 'https://evil.example/<img src=x onerror=alert(1)>.png';
+    render(<App connector={createMockConnector({ srcUrl: evil })} />);
+    await screen.findByTestId('prediction');
+    expect(document.querySelector('img')).toBeNull();
+    expect(text('source-url')).toBe(evil);
+    expect(text('source-url')).toContain('<img');
+    cleanup();
+
+    const html = '<img src=x onerror=alert(1)><b>bold</b>';
+    render(<App connector={createMockConnector({ status: 'error', error: { code: 'FETCH_FAILED', message: html } })} />);
+    const err = await screen.findByTestId('error');
+    expect(err.textContent).toContain(html);
+    expect(document.querySelector('img')).toBeNull();
+    expect(document.querySelector('b')).toBeNull();
+  });
+
+  it('truncates a long url in the middle but keeps it as text', async () => {
+    const long = `https://example.com/${'a'.repeat(200)}/<svg onload=alert(1)>.png`;
+    render(<App connector={createMockConnector({ srcUrl: long })} />);
+    await screen.findByTestId('prediction');
+    const shown = text('source-url');
+    expect(shown.length).toBeLessThanOrEqual(56);
+    expect(shown).toContain('…');
+    expect(shown.endsWith('alert(1)>.png')).toBe(true);
+    expect(document.querySelector('svg')).toBeNull();
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import type { Envelope } from '../../src/protocol/messages';
+import { parseMessage } from '../../src/protocol/messages';
+import type { ProbeState } from '../../src/protocol/types';
+import { createRuntimeConnector, unwrapReply } from '../../src/popup/runtime-connector';
+import { resolveTabId, tabIdFromSearch } from '../../src/popup/tab-id';
+
+const idle: ProbeState = { status: 'idle', job: 0, tabId: 7, backend: null, modelId: 'mnist-cnn', result: null, error: null, stage: null };
+
+function fakeSend(reply: unknown) {
+  const sent: Envelope[] = [];
+  const send = async (e: Envelope): Promise<unknown> => {
+    sent.push(e);
+    return typeof reply === 'function' ? (reply as (e: Envelope) => unknown)(e) : reply;
+  };
+  return { sent, send };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { code?: unknown }).code;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('createRuntimeConnector', () => {
+  it('sends typed envelopes that the background validator accepts', async () => {
+    const { sent, send } = fakeSend({ ok: true, data: idle });
+    const c = createRuntimeConnector(7, send);
+    await c.getState();
+    await c.runFgsm({ eps: 0.2, target: 3, modelId: 'mnist-cnn' });
+    await c.listModels();
+    expect(sent).toEqual([
+      { type: 'probe/get-state', payload: { tabId: 7 } },
+      { type: 'probe/run-fgsm', payload: { tabId: 7, modelId: 'mnist-cnn', eps: 0.2, target: 3 } },
+      { type: 'probe/list-models', payload: {} },
+    ]);
+    for (const e of sent) expect(parseMessage(e)).toEqual(e);
+  });
+
+  it('sends tabId null when the tab is unknown', async () => {
+    const { sent, send } = fakeSend({ ok: true, data: idle });
+    await createRuntimeConnector(null, send).runFgsm({ eps: 0, target: null, modelId: 'm' });
+    expect(sent[0]).toEqual({ type: 'probe/run-fgsm', payload: { tabId: null, modelId: 'm', eps: 0, target: null } });
+  });
+
+  it('unwraps ok:true replies', async () => {
+    const { send } = fakeSend({ ok: true, data: idle });
+    expect(await createRuntimeConnector(7, send).getState()).toEqual(idle);
+    const models = [{ id: 'a', title: 'A', dataset: 'mnist', testAccuracy: 0.99 }];
+    expect(await createRuntimeConnector(7, fakeSend({ ok: true, data: models }).send).listModels()).toEqual(models);
+  });
+
+  it('throws an Error with the code of an ok:false reply', async () => {
+    const { send } = fakeSend({ ok: false, error: { code: 'NO_RESULT', message: 'nothing yet' } });
+    const p = createRuntimeConnector(7, send).getState();
+    await expect(p).rejects.toThrow('nothing yet');
+    expect(await codeOf(createRuntimeConnector(7, send).getState())).toBe('NO_RESULT');
+    const unknown = fakeSend({ ok: false, error: { code: 'WHAT', message: 'x' } });
+    expect(await codeOf(createRuntimeConnector(7, unknown.send).getState())).toBe('INTERNAL');
+  });
+
+  it('a missing reply (background asleep), a rejection or a malformed reply is INTERNAL', async () => {
+    for (const reply of [undefined, null, 'yes', [], { data: idle }, { ok: 'true', data: idle }, { ok: true }]) {
+      const e = await createRuntimeConnector(1, fakeSend(reply).send)
+        .getState()
+        .then(
+          () => null,
+          (err: unknown) => err,
+        );
+      expect(e).toBeInstanceOf(Error);
+      expect((e as { code?: unknown }).code).toBe('INTERNAL');
+    }
+    const rejecting = async (): Promise<unknown> => {
+      throw new Error('Could not establish connection. Receiving end does not exist.');
+    };
+    const p = createRuntimeConnector(1, rejecting).getState();
+    await expect(p).rejects.toThrow(/Receiving end does not exist/);
+    expect(await codeOf(createRuntimeConnector(1, rejecting).getState())).toBe('INTERNAL');
+  });
+
+  it('unwrapReply is usable on its own', () => {
+    expect(unwrapReply<'probe/list-models'>({ ok: true, data: [] })).toEqual([]);
+    expect(() => unwrapReply<'probe/get-state'>(undefined)).toThrow(/No reply/);
+  });
+});
+
+describe('tab id', () => {
+  it('reads ?tab=<id>', () => {
+    expect(tabIdFromSearch('?tab=42')).toBe(42);
+    expect(tabIdFromSearch('?x=1&tab=0')).toBe(0);
+    expect(tabIdFromSearch('')).toBeNull();
+    expect(tabIdFromSearch('?tab=')).toBeNull();
+    expect(tabIdFromSearch('?tab=-1')).toBeNull();
+    expect(tabIdFromSearch('?tab=1.5')).toBeNull();
+    expect(tabIdFromSearch('?tab=abc')).toBeNull();
+    expect(tabIdFromSearch('?tab=99999999999999999999')).toBeNull();
+  });
+
+  it('falls back to the active tab, then null', async () => {
+    expect(await resolveTabId('?tab=5', async () => [{ id: 9 }])).toBe(5);
+    expect(await resolveTabId('', async () => [{ id: 9 }])).toBe(9);
+    expect(await resolveTabId('', async () => [])).toBeNull();
+    expect(await resolveTabId('', async () => [{}])).toBeNull();
+    expect(await resolveTabId('', async () => [{ id: -1 }])).toBeNull();
+    expect(
+      await resolveTabId('', async () => {
+        throw new Error('no tabs permission');
+      }),
+    ).toBeNull();
+    expect(await resolveTabId('', null)).toBeNull();
+  });
+});
