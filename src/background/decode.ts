@@ -21,7 +21,7 @@ export function sniffImageType(b: Uint8Array): string | null {
 }
 
 /** Fetch an image URL from the extension context (host permission), with a timeout and size cap. */
-export async function fetchImageBytes(url: string): Promise<Uint8Array> {
+export async function fetchImageBytes(url: string, timeoutMs = FETCH_TIMEOUT_MS): Promise<Uint8Array> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -32,10 +32,10 @@ export async function fetchImageBytes(url: string): Promise<Uint8Array> {
     throw new ProbeError('UNSUPPORTED_PAGE', `Images from ${parsed.protocol} addresses cannot be read by the extension.`);
   }
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
     const res = await fetch(url, { credentials: 'omit', signal: ctl.signal, cache: 'force-cache' }).catch((e: unknown) => {
-      if (ctl.signal.aborted) throw new ProbeError('TIMEOUT', `The image did not arrive within ${FETCH_TIMEOUT_MS / 1000} s.`);
+      if (ctl.signal.aborted) throw new ProbeError('TIMEOUT', `The image did not arrive within ${timeoutMs / 1000} s.`);
       throw new ProbeError('FETCH_FAILED', `The image could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
     });
     if (!res.ok) throw new ProbeError('FETCH_FAILED', `The image could not be loaded (HTTP ${res.status}).`);

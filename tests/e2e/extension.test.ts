@@ -14,6 +14,8 @@ import { serveStatic, type StaticServer } from '../../src/cli/serve';
 const N = 20;
 const ARTEFACTS = 'test-results/e2e';
 let server: StaticServer;
+/** Same files on a second origin (localhost vs 127.0.0.1), no CORS headers. */
+let other: StaticServer;
 let session: ExtensionSession;
 let root: string;
 const labels: number[] = [];
@@ -34,12 +36,18 @@ beforeAll(async () => {
   figs.push('<img id="broken" src="missing-image.png" alt="broken" width="50" height="50">');
   writeFileSync(join(root, 'index.html'), `<!doctype html><meta charset="utf-8"><title>digits</title><body>${figs.join('\n')}</body>`);
   server = await serveStatic(root);
+  other = await serveStatic(root, 'localhost');
+  writeFileSync(
+    join(root, 'cross.html'),
+    `<!doctype html><meta charset="utf-8"><title>cross</title><body><img id="x" src="${other.url}/d0.png" alt="cross-origin digit"></body>`,
+  );
   session = await launchExtension();
 });
 
 afterAll(async () => {
   await session?.close();
   await server?.close();
+  await other?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -70,6 +78,21 @@ describe('extension end to end', () => {
       expect(Number.parseFloat(r.linf ?? 'NaN')).toBeLessThanOrEqual(0.25 + 1e-3);
       expect(Number.parseFloat(r.l2 ?? 'NaN')).toBeGreaterThan(0);
     }
+  });
+
+  it('a cross-origin image without CORS headers is fetched by the extension and classified', async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${server.url}/cross.html`);
+    await page.waitForFunction(() => document.images[0]?.complete && document.images[0].naturalWidth > 0);
+    const tabId = await fireProbe(session, page, `${other.url}/d0.png`, '#x');
+    const popup = await openPopup(session, tabId);
+    const r = await readPopup(popup);
+    await popup.screenshot({ path: join(ARTEFACTS, 'popup-cross-origin.png'), fullPage: true });
+    expect(r.status).toBe('done');
+    expect(r.prediction).toBe(String(labels[0]));
+    expect(await popup.getAttribute('[data-testid="captured-by"]', 'data-value')).toBe('extension');
+    await popup.close();
+    await page.close();
   });
 
   it('a broken image URL shows the error element, not a crash', async () => {

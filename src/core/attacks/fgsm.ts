@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
 import type { Classifier } from '../models/types';
+import { crossEntropyGradient } from './gradients';
 
 export type Norm = 'inf' | 2;
 
@@ -28,11 +29,8 @@ export function fgsm(model: Classifier, x: tf.Tensor4D, opts: FgsmOptions): tf.T
   if (targeted && !opts.y) throw new ProbeError('BAD_INPUT', 'a targeted attack needs target labels');
   const { min, max } = model.inputRange;
   return tf.tidy(() => {
-    const labels = opts.y ? tf.cast(opts.y, 'int32') : (tf.argMax(model.logits(x), 1) as tf.Tensor1D);
-    const oneHot = tf.oneHot(labels as tf.Tensor1D, model.classNames.length);
-    const loss = (xi: tf.Tensor): tf.Scalar =>
-      tf.losses.softmaxCrossEntropy(oneHot, model.logits(xi as tf.Tensor4D), undefined, 0, tf.Reduction.SUM) as tf.Scalar;
-    const grad = tf.grad(loss)(x);
+    const labels = opts.y ?? (tf.argMax(model.logits(x), 1) as tf.Tensor1D);
+    const grad = crossEntropyGradient(model, x, labels);
     let step: tf.Tensor;
     if (norm === 'inf') {
       step = tf.sign(grad);

@@ -8,6 +8,9 @@
  * - `Conv2DBackpropInput` is a naive loop in wasm; for stride 1 (NHWC) we express it as a
  *   forward conv2d of the padded dy with the 180°-rotated, in/out-swapped filter.
  *
+ * - `Sign` in wasm returns 0 for |x| below about 1e-6 (tfjs 4.22), which zeroes FGSM steps
+ *   wherever the loss gradient is small (confident examples): replaced by an exact sign.
+ *
  * Pure tfjs: this file is bundled into the browser extension too.
  * `patchWasmKernels()` must run before `tf.setBackend('wasm')`, because the engine calls
  * each kernel's `setupFunc` when the backend is selected.
@@ -139,6 +142,16 @@ function makeConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** Exact sign: +1, −1 or 0, for any magnitude (wasm's own Sign flushes tiny values to 0). */
+function makeSign(): tf.KernelFunc {
+  return (args: KernelArgs) =>
+    tf.tidy(() => {
+      const x = wrap(args.inputs.x as tf.TensorInfo);
+      const s = tf.sub(tf.cast(tf.greater(x, 0), 'float32'), tf.cast(tf.less(x, 0), 'float32'));
+      return x.dtype === 'float32' ? s : tf.cast(s, x.dtype);
+    });
+}
+
 function replaceKernel(kernelName: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
   if (isPatched(kernelName)) return;
   const original = tf.getKernel(kernelName, BACKEND);
@@ -172,6 +185,8 @@ export function patchWasmKernels(options: WasmPatchOptions = {}): void {
       kernelFunc: mark(conv2dBackpropFilter),
     });
   }
+  // Correctness, always on.
+  replaceKernel(tf.Sign, makeSign);
   if (options.speedups === false) return;
   replaceKernel(tf.BatchMatMul, makeBatchMatMul);
   replaceKernel(tf.Conv2DBackpropInput, makeConv2DBackpropInput);

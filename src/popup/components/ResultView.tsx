@@ -80,7 +80,11 @@ export function ResultView({ result, backend, modelId, busy, stale = false, onRu
             {truncateMiddle(src.srcUrl, 56)}
           </span>{' '}
           <span class="muted">
-            ({src.naturalWidth}×{src.naturalHeight}, {src.capturedBy === 'page' ? 'read from page' : 'fetched'})
+            ({src.naturalWidth}×{src.naturalHeight},{' '}
+            <span data-testid="captured-by" data-value={src.capturedBy}>
+              {src.capturedBy === 'page' ? 'read from page' : 'fetched by the extension'}
+            </span>
+            )
           </span>
         </span>
       </footer>

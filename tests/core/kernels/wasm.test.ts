@@ -88,6 +88,16 @@ describe('patched wasm kernels', () => {
     patchWasmKernels(); // idempotent: a second call must change nothing
   });
 
+  it('Sign is exact for tiny magnitudes (wasm ships one that flushes |x| < ~1e-6 to 0)', async () => {
+    const vals = [1e-5, 1e-7, 1e-10, -1e-12, 1e-30, -3, 0];
+    await tf.setBackend('wasm');
+    const w = tf.tidy(() => tf.sign(tf.tensor(vals)).dataSync());
+    await tf.setBackend('cpu');
+    const c = tf.tidy(() => tf.sign(tf.tensor(vals)).dataSync());
+    expect(Array.from(w)).toEqual([1, 1, 1, -1, 1, -1, 0]);
+    expect(Array.from(w)).toEqual(Array.from(c));
+  });
+
   it('registers Conv2DBackpropFilter for wasm', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
   });
