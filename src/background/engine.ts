@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ProbeError } from '../core/errors';
 import { patchWasmKernels } from '../core/kernels/wasm';
+import { urlModelFiles } from '../core/models/files';
 import { loadClassifier } from '../core/models/load';
 import type { Classifier } from '../core/models/types';
 
@@ -62,10 +63,10 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
 const models = new Map<string, Promise<Classifier>>();
 
 /** Load a model once per service-worker life; a failed load is not cached (no retry storm: callers see the error). */
-export function getModel(id: string, urlOf: (id: string) => string): Promise<Classifier> {
+export function getModel(id: string, folderUrlOf: (id: string) => string): Promise<Classifier> {
   let p = models.get(id);
   if (!p) {
-    p = loadClassifier(id, urlOf(id));
+    p = loadClassifier(id, urlModelFiles(folderUrlOf(id)));
     models.set(id, p);
     p.catch(() => models.delete(id));
   }

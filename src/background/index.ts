@@ -1,5 +1,5 @@
 import { ProbeError, toErrorInfo, type ErrorInfo } from '../core/errors';
-import { CATALOG } from '../core/models/catalog';
+import { classifierEntries } from '../core/models/catalog';
 import { MAX_CAPTURE_SIDE, parseMessage, senderAllowed, type AnyEnvelope, type Reply } from '../protocol/messages';
 import type { CaptureResponse, ImageSource, ModelInfo, ProbeState } from '../protocol/types';
 import { base64ToBytes } from '../protocol/base64';
@@ -11,7 +11,7 @@ import { ProbeService } from './service';
 export const MENU_ID = 'probe-image';
 const STATE_KEY = (tabId: number): string => `state:${tabId}`;
 
-const modelUrl = (id: string): string => chrome.runtime.getURL(`models/${id}/model.json`);
+const modelFolderUrl = (id: string): string => chrome.runtime.getURL(`models/${id}/`);
 
 async function captureFromPage(tabId: number, frameId: number, srcUrl: string): Promise<CaptureResponse> {
   try {
@@ -52,7 +52,7 @@ const service = new ProbeService({
     const source: ImageSource = { srcUrl, pageUrl, naturalWidth: decoded.naturalWidth, naturalHeight: decoded.naturalHeight, capturedBy: 'extension' };
     return { image: decoded.image, source };
   },
-  model: (id) => getModel(id, modelUrl),
+  model: (id) => getModel(id, modelFolderUrl),
   backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
   persist(tabId, state) {
     // Page images never go to storage.local; the session area is memory-only and cleared on browser exit.
@@ -69,19 +69,19 @@ async function restoreState(tabId: number | null): Promise<void> {
   if (st && typeof st === 'object' && typeof st.status === 'string') service.restore(tabId, st);
 }
 
+/** The classifiers the popup can pick: every catalog classifier whose files ship with this build. */
 async function modelInfos(): Promise<ModelInfo[]> {
-  return Promise.all(
-    CATALOG.map(async (e) => {
-      let testAccuracy: number | null = null;
+  const infos = await Promise.all(
+    classifierEntries().map(async (e): Promise<ModelInfo | null> => {
       try {
         const card = (await (await fetch(chrome.runtime.getURL(`models/${e.id}/card.json`))).json()) as { testAccuracy?: unknown };
-        if (typeof card.testAccuracy === 'number') testAccuracy = card.testAccuracy;
+        return { id: e.id, title: e.title, dataset: e.dataset, testAccuracy: typeof card.testAccuracy === 'number' ? card.testAccuracy : null };
       } catch {
-        testAccuracy = null;
+        return null;
       }
-      return { id: e.id, title: e.title, dataset: e.dataset, testAccuracy };
     }),
   );
+  return infos.filter((i): i is ModelInfo => i !== null);
 }
 
 async function handle(msg: AnyEnvelope): Promise<unknown> {

@@ -22,6 +22,8 @@ interface TabEntry {
   state: ProbeState;
   /** Full-precision model input of the current result, for re-runs. */
   input: Float32Array | null;
+  /** The captured page pixels (memory only, never persisted), to preprocess again for another model. */
+  image?: RgbaImage | null;
 }
 
 /**
@@ -36,10 +38,14 @@ export class ProbeService {
 
   constructor(private readonly deps: ServiceDeps) {}
 
-  private set(tabId: number, patch: Partial<ProbeState>, input?: Float32Array | null): ProbeState {
+  private set(tabId: number, patch: Partial<ProbeState>, input?: Float32Array | null, image?: RgbaImage | null): ProbeState {
     const prev = this.tabs.get(tabId);
     const state: ProbeState = { ...(prev?.state ?? idleState(tabId)), ...patch, tabId };
-    this.tabs.set(tabId, { state, input: input === undefined ? (prev?.input ?? null) : input });
+    this.tabs.set(tabId, {
+      state,
+      input: input === undefined ? (prev?.input ?? null) : input,
+      image: image === undefined ? (prev?.image ?? null) : image,
+    });
     this.deps.persist(tabId, state);
     return state;
   }
@@ -76,11 +82,11 @@ export class ProbeService {
     this.lastTab = req.tabId;
     const jobId = ++this.seq;
     // A new image: the previous result is not shown while this one runs.
-    this.set(req.tabId, { status: 'running', job: jobId, stage: 'capturing the image', error: null, result: null, modelId }, null);
+    this.set(req.tabId, { status: 'running', job: jobId, stage: 'capturing the image', error: null, result: null, modelId }, null, null);
     return this.enqueue(async () => {
       try {
         const { image, source } = await this.deps.capture(req);
-        this.set(req.tabId, { stage: 'classifying' });
+        this.set(req.tabId, { stage: 'classifying' }, undefined, image);
         return await this.analyse(req.tabId, jobId, modelId, image, source, { eps: DEFAULT_EPS, target: null });
       } catch (e) {
         return this.set(req.tabId, { status: 'error', stage: null, error: toErrorInfo(e) });
@@ -96,13 +102,23 @@ export class ProbeService {
       return Promise.reject(new ProbeError('NO_RESULT', 'Probe an image first: right-click it and choose “Probe this image”.'));
     }
     const prev = entry.state.result;
+    const next = catalogEntry(modelId);
+    if (!next) return Promise.reject(new ProbeError('MODEL_NOT_FOUND', `No model called "${modelId}" is shipped.`));
+    // Same preprocessing: reuse the exact input. Otherwise preprocess the kept page pixels again;
+    // those live in memory only, so after a service-worker restart the image must be probed again.
+    const reuse = next.preprocess === prev.preprocess.mode;
+    const image = entry.image ?? null;
+    if (!reuse && !image) {
+      return Promise.reject(new ProbeError('NO_RESULT', 'The extension restarted since this image was probed: right-click it and probe it again.'));
+    }
+    const input = entry.input;
     const jobId = ++this.seq;
     this.set(id, { status: 'running', job: jobId, stage: 'attacking', error: null, modelId });
     return this.enqueue(async () => {
       try {
-        // Same model: reuse the exact input; another model: preprocess again from the source pixels is not
-        // possible (page pixels are not kept), so the 28×28 input is reused as the image.
-        return await this.analyse(id, jobId, modelId, null, prev.source, params, entry.input!, prev.preprocess);
+        return reuse
+          ? await this.analyse(id, jobId, modelId, null, prev.source, params, input, prev.preprocess)
+          : await this.analyse(id, jobId, modelId, image, prev.source, params);
       } catch (e) {
         return this.set(id, { status: 'error', stage: null, error: toErrorInfo(e) });
       }

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ProbeError } from '../core/errors';
-import { catalogEntry, classNamesFor } from '../core/models/catalog';
-import { classifierFromLayersModel } from '../core/models/layers';
-import type { Classifier } from '../core/models/types';
-import { loadLayersModelFromDir } from './model-io';
+import { catalogEntry } from '../core/models/catalog';
+import { loadClassifier, loadVaeModel } from '../core/models/load';
+import type { ModelFiles } from '../core/models/files';
+import type { Classifier, Vae } from '../core/models/types';
+import { dirLayersHandler } from './model-io';
 
 export const MODELS_DIR = 'models';
 
@@ -12,7 +13,9 @@ export const MODELS_DIR = 'models';
 export interface ModelCard {
   readonly id: string;
   readonly dataset: string;
-  readonly testAccuracy: number;
+  /** Classifiers: top-1 accuracy; VAEs have testElbo instead. */
+  readonly testAccuracy?: number;
+  readonly testElbo?: number;
   readonly testN: number;
   readonly [key: string]: unknown;
 }
@@ -23,15 +26,22 @@ export function readCard(id: string, dir = MODELS_DIR): ModelCard {
   return JSON.parse(readFileSync(p, 'utf8')) as ModelCard;
 }
 
-/** Load a shipped classifier from models/<id>/ on disk (Node). */
+/** ModelFiles over a directory on disk (Node). */
+export function dirModelFiles(dir: string): ModelFiles {
+  return {
+    layers: (path) => dirLayersHandler(join(dir, dirname(path))),
+    bytes: async (path) => new Uint8Array(readFileSync(join(dir, path))),
+    json: async (path) => JSON.parse(readFileSync(join(dir, path), 'utf8')) as unknown,
+  };
+}
+
+/** Load a shipped classifier from models/<id>/ on disk (Node), through the same loader as the extension. */
 export async function loadShippedClassifier(id: string, dir = MODELS_DIR): Promise<Classifier> {
-  const entry = catalogEntry(id);
-  if (!entry) throw new ProbeError('MODEL_NOT_FOUND', `No model called "${id}" is shipped.`);
-  let model;
-  try {
-    model = await loadLayersModelFromDir(join(dir, id));
-  } catch (e) {
-    throw new ProbeError('MODEL_LOAD_FAILED', `Model "${id}" failed to load: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  return classifierFromLayersModel(model, { id, classNames: classNamesFor(entry.dataset), output: entry.output });
+  if (!catalogEntry(id)) throw new ProbeError('MODEL_NOT_FOUND', `No model called "${id}" is shipped.`);
+  return loadClassifier(id, dirModelFiles(join(dir, id)));
+}
+
+/** Load a shipped VAE from models/<id>/ on disk (Node). */
+export async function loadShippedVae(id: string, dir = MODELS_DIR): Promise<Vae> {
+  return loadVaeModel(id, dirModelFiles(join(dir, id)));
 }

@@ -5,11 +5,13 @@
  */
 import { ATTACKS, getAttack, type Norm } from '../core/attacks';
 import { ProbeError, toErrorInfo } from '../core/errors';
-import { CATALOG, catalogEntry } from '../core/models/catalog';
+import { CATALOG, catalogEntry, type DatasetId } from '../core/models/catalog';
+import { CARD_ELBO, testElbo } from '../core/metrics/elbo';
 import { accuracy, evaluateAttack } from '../core/metrics/evaluate';
 import { NODE_BACKENDS, useNodeBackend, type NodeBackend } from './backend';
-import { loadFashionMnist, loadMnist, type Dataset } from './data';
-import { loadShippedClassifier } from './models';
+import type { Dataset } from './data';
+import { datasetSplit } from './datasets';
+import { loadShippedClassifier, loadShippedVae } from './models';
 
 export interface Args {
   readonly command: string;
@@ -49,8 +51,8 @@ function num(a: Args, key: string, def: number, check: (v: number) => boolean, w
   return n;
 }
 
-function testSet(dataset: string): Dataset {
-  return dataset === 'fashion-mnist' ? loadFashionMnist('test') : loadMnist('test');
+function testSet(dataset: DatasetId): Dataset {
+  return datasetSplit(dataset, 'test');
 }
 
 function backendOf(a: Args): NodeBackend {
@@ -67,11 +69,19 @@ export async function runEval(a: Args): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const e of entries) {
     const set = testSet(e.dataset);
-    const n = num(a, 'n', set.n, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
-    const model = await loadShippedClassifier(e.id);
+    const n = Math.min(num(a, 'n', set.n, (v) => Number.isInteger(v) && v > 0, 'a positive integer'), set.n);
     const t0 = performance.now();
+    if (e.kind === 'vae') {
+      // Same estimator and seed as the card.
+      const vae = await loadShippedVae(e.id);
+      const r = await testElbo(vae, set.images, n, CARD_ELBO);
+      vae.dispose();
+      out.push({ id: e.id, dataset: e.dataset, testElbo: r.elbo, logLikelihood: r.logLikelihood, kl: r.kl, n, backend, seconds: (performance.now() - t0) / 1000 });
+      continue;
+    }
+    const model = await loadShippedClassifier(e.id);
     const acc = await accuracy(model, set, { n });
-    out.push({ id: e.id, dataset: e.dataset, testAccuracy: acc, n: Math.min(n, set.n), backend, seconds: (performance.now() - t0) / 1000 });
+    out.push({ id: e.id, dataset: e.dataset, testAccuracy: acc, n, backend, seconds: (performance.now() - t0) / 1000 });
     model.dispose();
   }
   return out;

@@ -13,14 +13,32 @@ export function renderAttackTable(): string {
   return ['| id | attack | paper | kind | norms | targeted |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
+interface CardSummary {
+  readonly testAccuracy?: number;
+  readonly testElbo?: number;
+  readonly testN?: number;
+  readonly params?: number;
+  readonly fileBytes?: number;
+  readonly epochs?: number;
+  readonly trainingSeconds?: number;
+}
+
+function result(c: CardSummary): string {
+  if (typeof c.testAccuracy === 'number') return `${(100 * c.testAccuracy).toFixed(2)}% (n=${c.testN})`;
+  if (typeof c.testElbo === 'number') return `ELBO ${c.testElbo.toFixed(1)} nats (n=${c.testN})`;
+  return '';
+}
+
 export function renderModelTable(modelsDir = 'models'): string {
   const rows = CATALOG.map((e) => {
     const p = join(modelsDir, e.id, 'card.json');
-    if (!existsSync(p)) return `| \`${e.id}\` | ${e.title} | ${e.dataset} | (not trained) | | |`;
-    const c = JSON.parse(readFileSync(p, 'utf8')) as { testAccuracy: number; testN: number; params: number; epochs: number; trainingSeconds: number };
-    return `| \`${e.id}\` | ${e.title} | ${e.dataset} | ${(100 * c.testAccuracy).toFixed(2)}% (n=${c.testN}) | ${c.params.toLocaleString('en-US')} | ${c.epochs} epochs, ${Math.round(c.trainingSeconds / 60)} min |`;
+    if (!existsSync(p)) return `| \`${e.id}\` | ${e.title} | ${e.paper} | ${e.dataset} | (not trained) | | | |`;
+    const c = JSON.parse(readFileSync(p, 'utf8')) as CardSummary;
+    const mb = typeof c.fileBytes === 'number' ? `${(c.fileBytes / 1e6).toFixed(2)} MB` : '';
+    const training = typeof c.trainingSeconds === 'number' ? `${c.epochs ?? '?'} epochs, ${(c.trainingSeconds / 60).toFixed(1)} min` : '';
+    return `| \`${e.id}\` | ${e.title} | ${e.paper} | ${e.dataset} | ${result(c)} | ${(c.params ?? 0).toLocaleString('en-US')} | ${mb} | ${training} |`;
   });
-  return ['| id | model | data | test accuracy | parameters | training |', '|---|---|---|---|---|---|', ...rows].join('\n');
+  return ['| id | model | paper | data | test result | parameters | size | training (wasm, 1 core) |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 const BLOCKS: Record<string, () => string> = { attacks: renderAttackTable, models: () => renderModelTable() };

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { FgsmParams, ProbeState, ProbeStatus } from '../protocol/types';
+import type { FgsmParams, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
 import { ErrorView } from './components/ErrorView';
 import { ResultView } from './components/ResultView';
 import { StatusView } from './components/StatusView';
@@ -31,6 +31,7 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
   const [state, setState] = useState<ProbeState | null>(null);
   const [failure, setFailure] = useState<ShownError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [models, setModels] = useState<ModelInfo[]>([]);
   /** Requests are numbered; only the latest one's answer is applied. */
   const seq = useRef(0);
   const alive = useRef(true);
@@ -54,6 +55,13 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
   useEffect(() => {
     alive.current = true;
     void refresh();
+    // The model list is optional: without it the picker is hidden.
+    connector.listModels().then(
+      (list) => {
+        if (alive.current && Array.isArray(list)) setModels(list);
+      },
+      () => undefined,
+    );
     return () => {
       alive.current = false;
     };
@@ -68,11 +76,11 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
   }, [running, state, pollMs, refresh]);
 
   const runFgsm = useCallback(
-    async (params: FgsmParams) => {
+    async (params: FgsmParams, modelId?: string) => {
       if (state === null || busy) return;
       setBusy(true);
       try {
-        await request(() => connector.runFgsm({ eps: params.eps, target: params.target, modelId: state.modelId }));
+        await request(() => connector.runFgsm({ eps: params.eps, target: params.target, modelId: modelId ?? state.modelId }));
       } finally {
         if (alive.current) setBusy(false);
       }
@@ -118,7 +126,8 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
                 modelId={state.modelId}
                 busy={true}
                 stale={true}
-                onRunFgsm={(p) => void runFgsm(p)}
+                models={models}
+                onRunFgsm={(p, m) => void runFgsm(p, m)}
               />
             )}
           </>
@@ -131,7 +140,8 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
               backend={state.backend}
               modelId={state.modelId}
               busy={busy}
-              onRunFgsm={(p) => void runFgsm(p)}
+              models={models}
+              onRunFgsm={(p, m) => void runFgsm(p, m)}
             />
           );
         }

@@ -12,6 +12,7 @@ import { serveStatic, type StaticServer } from '../../src/cli/serve';
  * on 127.0.0.1, the real context-menu listener fired for each, the popup read as a user sees it.
  */
 const N = 20;
+const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const ARTEFACTS = 'test-results/e2e';
 let server: StaticServer;
 /** Same files on a second origin (localhost vs 127.0.0.1), no CORS headers. */
@@ -91,6 +92,37 @@ describe('extension end to end', () => {
     expect(r.status).toBe('done');
     expect(r.prediction).toBe(String(labels[0]));
     expect(await popup.getAttribute('[data-testid="captured-by"]', 'data-value')).toBe('extension');
+    await popup.close();
+    await page.close();
+  });
+
+  it('the popup’s model picker re-runs the probe with another model, including one with other preprocessing', async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => document.images[0]?.complete);
+    const tabId = await fireProbe(session, page, `${server.url}/d0.png`, '#d0');
+    const popup = await openPopup(session, tabId);
+    await readPopup(popup);
+    const options = await popup.$$eval('[data-testid="model"] option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(options).toContain('mnist-lenet');
+    expect(options.length).toBeGreaterThan(1);
+    for (const pick of ['mnist-softmax', 'fashion-cnn'].filter((m) => options.includes(m))) {
+      const job = Number(await popup.getAttribute('[data-testid="popup"]', 'data-job'));
+      await popup.selectOption('[data-testid="model"]', pick);
+      await popup.waitForFunction(
+        (j) => {
+          const el = document.querySelector('[data-testid="popup"]');
+          return el !== null && Number(el.getAttribute('data-job')) > j && el.getAttribute('data-status') === 'done';
+        },
+        job,
+        { timeout: 60_000 },
+      );
+      expect(await popup.textContent('[data-testid="model-id"]')).toBe(pick);
+      const prediction = (await popup.textContent('[data-testid="prediction"]'))?.trim();
+      if (pick === 'fashion-cnn') expect(FASHION).toContain(prediction);
+      else expect(prediction).toMatch(/^[0-9]$/);
+      await popup.screenshot({ path: join(ARTEFACTS, `popup-model-${pick}.png`), fullPage: true });
+    }
     await popup.close();
     await page.close();
   });

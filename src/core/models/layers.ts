@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import type { OutputKind } from './catalog';
 import type { Classifier, InputRange } from './types';
 
 export interface LayersClassifierOptions {
   readonly id: string;
   readonly classNames: readonly string[];
   readonly inputRange?: InputRange;
-  /** What the last layer emits: raw logits, or softmax probabilities (then logits = log p). */
-  readonly output: 'logits' | 'probs';
+  /** What the last layer emits (see OutputKind in catalog.ts). */
+  readonly output: OutputKind;
 }
 
 /** Wrap a tfjs LayersModel as a Classifier. The Classifier owns the model (dispose frees it). */
@@ -25,7 +26,9 @@ export function classifierFromLayersModel(model: tf.LayersModel, opts: LayersCla
     logits(x: tf.Tensor4D): tf.Tensor2D {
       return tf.tidy(() => {
         const out = model.apply(x, { training: false }) as tf.Tensor2D;
-        return opts.output === 'logits' ? out : tf.log(tf.add(out, 1e-12)) as tf.Tensor2D;
+        if (opts.output === 'logits') return out;
+        if (opts.output === 'binary-logit') return tf.concat([tf.zerosLike(out), out], 1) as tf.Tensor2D;
+        return tf.log(tf.add(out, 1e-12)) as tf.Tensor2D;
       });
     },
     dispose(): void {

@@ -23,3 +23,22 @@ export interface Classifier {
   logits(x: tf.Tensor4D): tf.Tensor2D;
   dispose(): void;
 }
+
+/** A variational autoencoder (Kos et al.): encoder to a diagonal Gaussian q(z|x), decoder to pixel means. */
+export interface Vae {
+  readonly id: string;
+  readonly inputShape: readonly [number, number, number];
+  readonly inputRange: InputRange;
+  readonly latentDim: number;
+  /** Mean and log-variance of q(z|x), each [batch, latentDim]. */
+  encode(x: tf.Tensor4D): { mean: tf.Tensor2D; logVar: tf.Tensor2D };
+  /** Bernoulli means of p(x|z), [batch, h, w, c], in inputRange. */
+  decode(z: tf.Tensor2D): tf.Tensor4D;
+  dispose(): void;
+}
+
+/** A classifier that also reports predictive uncertainty (GPDNN of Bradshaw et al.). */
+export interface Uncertain extends Classifier {
+  /** Predictive class probabilities and the variance of each latent function value, [batch, classes] each. */
+  predictive(x: tf.Tensor4D): { probs: tf.Tensor2D; variance: tf.Tensor2D };
+}

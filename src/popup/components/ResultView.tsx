@@ -1,8 +1,9 @@
-import type { FgsmParams, ProbeResult } from '../../protocol/types';
+import type { FgsmParams, ModelInfo, ProbeResult } from '../../protocol/types';
 import { formatPercent, truncateMiddle } from '../format';
 import { Bars } from './Bars';
 import { FgsmPanel } from './FgsmPanel';
 import { ImageView } from './ImageView';
+import { ModelPicker } from './ModelPicker';
 
 export interface ResultViewProps {
   readonly result: ProbeResult;
@@ -12,18 +13,29 @@ export interface ResultViewProps {
   readonly busy: boolean;
   /** The result is being replaced (a new probe is running): shown dimmed. */
   readonly stale?: boolean;
-  readonly onRunFgsm: (params: FgsmParams) => void;
+  /** Models to choose from (empty: no picker). */
+  readonly models?: readonly ModelInfo[];
+  /** Run FGSM with `params`, on another model when `modelId` is given. */
+  readonly onRunFgsm: (params: FgsmParams, modelId?: string) => void;
 }
 
 /** A finished probe: the model's view, its prediction, the FGSM panel and a footer. */
-export function ResultView({ result, backend, modelId, busy, stale = false, onRunFgsm }: ResultViewProps) {
+export function ResultView({ result, backend, modelId, busy, stale = false, models = [], onRunFgsm }: ResultViewProps) {
   const pred = result.prediction;
   const conf = pred.probs[pred.label] ?? Number.NaN;
   const src = result.source;
   return (
     <div class={`result${stale ? ' stale' : ''}`}>
       <section class="panel clean" aria-labelledby="clean-title">
-        <h2 id="clean-title">As the model sees it</h2>
+        <div class="panel-head">
+          <h2 id="clean-title">As the model sees it</h2>
+          <ModelPicker
+            models={models}
+            value={modelId || result.modelId}
+            disabled={busy || stale}
+            onChange={(id) => onRunFgsm({ eps: result.fgsm.params.eps, target: null }, id)}
+          />
+        </div>
         <div class="clean-grid">
           <ImageView
             image={result.input}
