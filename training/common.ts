@@ -31,13 +31,21 @@ export function loadDataset(id: TrainDataset, split: Split): Dataset {
 
 /** Fraction of `ds` classified correctly, evaluated in batches. */
 export function accuracy(model: tf.LayersModel, ds: Dataset, batch = 500): number {
+  return batchedAccuracy(ds, batch, (x) => model.predict(x) as tf.Tensor);
+}
+
+/**
+ * Fraction of `ds` whose arg-max of `scores(x)` (run inside a tidy, one batch at a time) equals
+ * the label: the one evaluation loop every training script uses.
+ */
+export function batchedAccuracy(ds: Dataset, batch: number, scores: (x: tf.Tensor4D, start: number, size: number) => tf.Tensor): number {
   const px = ds.rows * ds.cols;
   let correct = 0;
   for (let start = 0; start < ds.n; start += batch) {
     const size = Math.min(batch, ds.n - start);
     const pred = tf.tidy(() => {
       const x = tf.tensor4d(ds.images.subarray(start * px, (start + size) * px), [size, ds.rows, ds.cols, 1]);
-      return tf.argMax(model.predict(x) as tf.Tensor, 1);
+      return tf.argMax(scores(x, start, size), 1);
     });
     const p = pred.dataSync();
     pred.dispose();

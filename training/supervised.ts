@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { useNodeBackend } from '../src/cli/backend';
 import type { Dataset } from '../src/cli/data';
+import { subsetDataset } from '../src/cli/datasets';
 import { loadLayersModelFromDir, saveLayersModel } from '../src/cli/model-io';
 import { classifierFromLayersModel } from '../src/core/models/layers';
 import type { Classifier } from '../src/core/models/types';
-import { describeArchitecture, fmtSeconds, loadDataset, mulberry32, outputKind, shuffleInPlace, valueRange, type TrainDataset } from './common';
+import { batchedAccuracy, describeArchitecture, fmtSeconds, loadDataset, mulberry32, outputKind, shuffleInPlace, valueRange, type TrainDataset } from './common';
 import { buildLenet, LENET_HIDDEN_LAYER } from './lenet';
 import { ZOO_SIMPLE_SPECS } from './zoo-simple';
 
@@ -127,40 +128,9 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** The images of `ds` whose label is in `classes`, relabelled to their index in `classes` (order kept). */
-export function subsetDataset(ds: Dataset, classes: readonly number[]): Dataset {
-  const px = ds.rows * ds.cols;
-  const map = new Int16Array(10).fill(-1);
-  classes.forEach((c, i) => { map[c] = i; });
-  let n = 0;
-  for (let i = 0; i < ds.n; i++) if (map[ds.labels[i]] >= 0) n++;
-  const images = new Float32Array(n * px);
-  const labels = new Uint8Array(n);
-  let j = 0;
-  for (let i = 0; i < ds.n; i++) {
-    const c = map[ds.labels[i]];
-    if (c < 0) continue;
-    images.set(ds.images.subarray(i * px, (i + 1) * px), j * px);
-    labels[j++] = c;
-  }
-  return { images, labels, n, rows: ds.rows, cols: ds.cols };
-}
-
 /** Fraction of `ds` a Classifier gets right (arg-max of its logits), evaluated in batches. */
 export function classifierAccuracy(clf: Classifier, ds: Dataset, batch = 500): number {
-  const px = ds.rows * ds.cols;
-  let correct = 0;
-  for (let start = 0; start < ds.n; start += batch) {
-    const size = Math.min(batch, ds.n - start);
-    const pred = tf.tidy(() => {
-      const x = tf.tensor4d(ds.images.subarray(start * px, (start + size) * px), [size, ds.rows, ds.cols, 1]);
-      return tf.argMax(clf.logits(x), 1);
-    });
-    const p = pred.dataSync();
-    pred.dispose();
-    for (let i = 0; i < size; i++) if (p[i] === ds.labels[start + i]) correct++;
-  }
-  return correct / ds.n;
+  return batchedAccuracy(ds, batch, (x) => clf.logits(x));
 }
 
 /** λ·Σ‖W‖² over the kernels of `model` (see TrainSpec.weightDecay), or null when there is none. */
@@ -377,3 +347,5 @@ export async function trainSupervised(argv: string[]): Promise<void> {
     `${fmtSeconds(trainingSeconds)} training`);
   model.dispose();
 }
+
+export { subsetDataset };

@@ -11,7 +11,7 @@ import type { Dataset } from '../src/cli/data';
 import { fgsm } from '../src/core/attacks/fgsm';
 import type { Classifier } from '../src/core/models/types';
 import { buildLenet, LENET_HIDDEN_LAYER } from './lenet';
-import { fmtSeconds, mulberry32, shuffleInPlace } from './common';
+import { batchedAccuracy, fmtSeconds, mulberry32, shuffleInPlace } from './common';
 import type { LossContext, PretrainContext, TrainSpec } from './supervised';
 
 /** Goodfellow et al.'s ε for FGSM and for adversarial training of the 3-vs-7 logistic regression. */
@@ -75,20 +75,10 @@ export function adversarialLogisticLoss(epsilon: number): (ctx: LossContext) => 
  * to the input range. For a logistic regression this is the exact worst case x' = clip(x − ε·y·sign(w)).
  */
 export function fgsmAccuracy(clf: Classifier, ds: Dataset, epsilon: number, batch = 500): number {
-  const px = ds.rows * ds.cols;
-  let correct = 0;
-  for (let start = 0; start < ds.n; start += batch) {
-    const size = Math.min(batch, ds.n - start);
-    const pred = tf.tidy(() => {
-      const x = tf.tensor4d(ds.images.subarray(start * px, (start + size) * px), [size, ds.rows, ds.cols, 1]);
-      const y = tf.tensor1d(Array.from(ds.labels.subarray(start, start + size)), 'int32');
-      return tf.argMax(clf.logits(fgsm(clf, x, { eps: epsilon, y })), 1);
-    });
-    const p = pred.dataSync();
-    pred.dispose();
-    for (let i = 0; i < size; i++) if (p[i] === ds.labels[start + i]) correct++;
-  }
-  return correct / ds.n;
+  return batchedAccuracy(ds, batch, (x, start, size) => {
+    const y = tf.tensor1d(Array.from(ds.labels.subarray(start, start + size)), 'int32');
+    return clf.logits(fgsm(clf, x, { eps: epsilon, y }));
+  });
 }
 
 /** FGSM via the closed form x' = clip(x − ε·y·sign(w)) for a one-unit logistic regression (a cross-check). */
