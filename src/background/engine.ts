@@ -4,7 +4,9 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ProbeError } from '../core/errors';
 import { patchWasmKernels } from '../core/kernels/wasm';
 import { urlModelFiles } from '../core/models/files';
-import { loadClassifier } from '../core/models/load';
+import { loadClassifier, loadVaeModel } from '../core/models/load';
+import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID, vaeContextOf } from '../core/models/vae-examples';
+import type { VaeContext } from '../core/probe';
 import type { Classifier } from '../core/models/types';
 
 /** Backends in order of preference. */
@@ -71,4 +73,31 @@ export function getModel(id: string, folderUrlOf: (id: string) => string): Promi
     p.catch(() => models.delete(id));
   }
   return p;
+}
+
+let vaeContext: Promise<VaeContext> | null = null;
+
+/**
+ * Kos et al.'s attack setting, loaded once: mnist-vae, the classifier on its latent mean
+ * (mnist-vae-clf) and one MNIST test example per class (models/mnist-vae/examples.json, generated
+ * by training/vae-examples.ts) from which target latents z_t are taken.
+ */
+export function getVaeContext(folderUrlOf: (id: string) => string): Promise<VaeContext> {
+  if (!vaeContext) {
+    vaeContext = (async () => {
+      const [vae, classifier, examples] = await Promise.all([
+        loadVaeModel(VAE_ID, urlModelFiles(folderUrlOf(VAE_ID))),
+        getModel(VAE_CLASSIFIER_ID, folderUrlOf),
+        fetch(`${folderUrlOf(VAE_ID)}${VAE_EXAMPLES_FILE}`).then((r) => {
+          if (!r.ok) throw new ProbeError('MODEL_LOAD_FAILED', `${VAE_EXAMPLES_FILE}: HTTP ${r.status}`);
+          return r.json() as Promise<unknown>;
+        }),
+      ]);
+      return vaeContextOf(vae, classifier, parseVaeExamples(examples, vae.inputShape));
+    })();
+    vaeContext.catch(() => {
+      vaeContext = null;
+    });
+  }
+  return vaeContext;
 }

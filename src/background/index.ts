@@ -4,7 +4,7 @@ import { MAX_CAPTURE_SIDE, parseMessage, senderAllowed, type AnyEnvelope, type R
 import type { CaptureResponse, ImageSource, ModelInfo, ProbeState } from '../protocol/types';
 import { base64ToBytes } from '../protocol/base64';
 import { decodeImage, fetchImageBytes } from './decode';
-import { chooseBackend, getModel } from './engine';
+import { chooseBackend, getModel, getVaeContext } from './engine';
 import { ProbeService } from './service';
 
 /** Context-menu item id: part of the interface (tests fire it). */
@@ -53,6 +53,7 @@ const service = new ProbeService({
     return { image: decoded.image, source };
   },
   model: (id) => getModel(id, modelFolderUrl),
+  vae: () => getVaeContext(modelFolderUrl),
   backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
   persist(tabId, state) {
     // Page images never go to storage.local; the session area is memory-only and cleared on browser exit.
@@ -89,11 +90,13 @@ async function handle(msg: AnyEnvelope): Promise<unknown> {
     case 'probe/get-state':
       await restoreState(msg.payload.tabId);
       return service.getState(msg.payload.tabId);
-    case 'probe/run-fgsm': {
-      const { tabId, modelId, eps, target } = msg.payload;
+    case 'probe/run-attack': {
+      const { tabId, modelId, attack, params, target } = msg.payload;
       await restoreState(tabId);
-      return service.rerunFgsm(tabId, modelId, { eps, target });
+      return service.rerunAttack(tabId, modelId, { attack, params, target });
     }
+    case 'probe/cancel':
+      return service.cancel(msg.payload.tabId);
     case 'probe/list-models':
       return modelInfos();
     case 'content/capture':

@@ -1,17 +1,24 @@
 /**
  * The `probe` command: the extension's attack core in Node, JSON out.
+ *   npm run probe -- bench [--backend B] [--workloads a,b] [--runs N] [--save NAME] [--json]
  *   npm run probe -- eval [--model ID] [--backend wasm|cpu|webgpu] [--n N] [--json]
- *   npm run probe -- attack --model ID --attack fgsm --eps 0.25 [--norm inf|2] [--n 1000] [--backend B] [--json]
+ *   npm run probe -- attack --model ID --attack ID [--targets none|all|random|next] [--<param> V …] [--n 1000] [--backend B] [--json]
  */
-import { ATTACKS, getAttack, type Norm } from '../core/attacks';
+import { ATTACKS, requireAttack, resolveParams, type AttackMeta, type ParamValues, type VaeAttackSpec } from '../core/attacks';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { ProbeError, toErrorInfo } from '../core/errors';
+import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID } from '../core/models/vae-examples';
+import { reconstructionLabels, VaeAttackAccumulator } from '../core/metrics/vae-attack';
 import { CATALOG, catalogEntry, type DatasetId } from '../core/models/catalog';
 import { CARD_ELBO, testElbo } from '../core/metrics/elbo';
-import { accuracy, evaluateAttack } from '../core/metrics/evaluate';
+import { accuracy, evaluateAttack, TARGET_MODES, type TargetMode } from '../core/metrics/evaluate';
+import { runBench, WORKLOADS, type BenchResult, type Workload } from '../../bench/workloads';
 import { NODE_BACKENDS, useNodeBackend, type NodeBackend } from './backend';
 import type { Dataset } from './data';
 import { datasetSplit } from './datasets';
-import { loadShippedClassifier, loadShippedVae } from './models';
+import { loadShippedClassifier, loadShippedVae, MODELS_DIR } from './models';
 
 export interface Args {
   readonly command: string;
@@ -91,43 +98,131 @@ function badModel(id: string): never {
   throw new ProbeError('MODEL_NOT_FOUND', `No model called "${id}"; shipped: ${CATALOG.map((c) => c.id).join(', ')}`);
 }
 
-/** attack: run one registered attack over the first n test images. */
+const COMMON_ATTACK_FLAGS = new Set(['model', 'attack', 'n', 'backend', 'json', 'targets', 'seed', 'batch']);
+const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The attack's own parameters from the command line (`--eps 0.3`, `--max-distortion 0.145`, `--steps 40` …). */
+export function attackParamsFromFlags(a: Args, attack: AttackMeta): ParamValues {
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of a.flags) {
+    if (COMMON_ATTACK_FLAGS.has(k)) continue;
+    raw[camel(k)] = v === true ? 'true' : v;
+  }
+  return resolveParams(attack, raw, { coerce: true });
+}
+
+/** attack: run one registered attack over the first n test images (paper protocol, see evaluateAttack). */
 export async function runAttack(a: Args): Promise<Record<string, unknown>> {
+  const attack = requireAttack(str(a, 'attack', 'fgsm'));
+  if (attack.model === 'vae') return runVaeAttack(a, attack);
   const id = str(a, 'model');
   const entry = catalogEntry(id) ?? badModel(id);
-  const attackId = str(a, 'attack', 'fgsm');
-  const attack = getAttack(attackId);
-  if (!attack) throw new ProbeError('BAD_INPUT', `unknown attack "${attackId}"; available: ${ATTACKS.map((x) => x.id).join(', ')}`);
-  const eps = num(a, 'eps', 0.25, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
-  const normFlag = str(a, 'norm', 'inf');
-  if (normFlag !== 'inf' && normFlag !== '2') throw new ProbeError('BAD_INPUT', '--norm must be inf or 2');
-  const norm: Norm = normFlag === 'inf' ? 'inf' : 2;
-  if (!attack.norms.includes(norm)) throw new ProbeError('BAD_INPUT', `${attack.id} does not support --norm ${normFlag}`);
+  const params = attackParamsFromFlags(a, attack);
+  const targets = str(a, 'targets', attack.untargeted ? 'none' : 'random') as TargetMode;
+  if (!TARGET_MODES.includes(targets)) throw new ProbeError('BAD_INPUT', `--targets must be one of ${TARGET_MODES.join(', ')}`);
+  if (targets !== 'none' && !attack.targeted) throw new ProbeError('BAD_INPUT', `${attack.id} has no targeted variant`);
+  if (targets === 'none' && !attack.untargeted) throw new ProbeError('BAD_INPUT', `${attack.id} is targeted only: use --targets all|random|next`);
   const set = testSet(entry.dataset);
   const n = num(a, 'n', 1000, (v) => Number.isInteger(v) && v > 0 && v <= set.n, `an integer in [1, ${set.n}]`);
+  const seed = num(a, 'seed', 1, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+  const batch = a.flags.has('batch') ? num(a, 'batch', 100, (v) => Number.isInteger(v) && v > 0 && v <= 10000, 'an integer in [1, 10000]') : undefined;
   const backend = await useNodeBackend(backendOf(a));
   const model = await loadShippedClassifier(id);
-  const r = await evaluateAttack(model, attack, set, { eps, norm }, { n });
-  model.dispose();
-  return {
-    model: id,
-    attack: attack.id,
-    params: { eps, norm: normFlag, targeted: false },
-    n: r.n,
-    cleanAccuracy: r.cleanAccuracy,
-    successRate: r.successRate,
-    meanAdvConfidence: r.meanAdvConfidence,
-    meanL0: r.meanL0,
-    meanL2: r.meanL2,
-    meanLinf: r.meanLinf,
-    msPerImage: r.msPerImage,
-    backend,
+  const t0 = performance.now();
+  try {
+    const r = await evaluateAttack(model, attack, set, params, { n, targets, seed, batch });
+    return { model: id, ...r, attack: attack.id, params, seconds: (performance.now() - t0) / 1000, backend };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * A VAE attack (Kos et al.) on mnist-vae with the classifier on its latent mean (mnist-vae-clf): the
+ * first n test images, targets by --targets (default next), each target's example from
+ * models/mnist-vae/examples.json (as in the extension); success measured by the reconstruction-feedback
+ * label ŷ = f_class(f_enc(x̂*)): AS_target and AS_ignore-target per (source, target) pair.
+ */
+async function runVaeAttack(a: Args, attack: VaeAttackSpec): Promise<Record<string, unknown>> {
+  const params = attackParamsFromFlags(a, attack);
+  const targets = str(a, 'targets', 'next') as TargetMode;
+  if (targets === 'none' || !TARGET_MODES.includes(targets)) throw new ProbeError('BAD_INPUT', `${attack.id} is targeted: --targets all|random|next`);
+  const set = testSet('mnist');
+  const n = num(a, 'n', 100, (v) => Number.isInteger(v) && v > 0 && v <= set.n, `an integer in [1, ${set.n}]`);
+  const seed = num(a, 'seed', 1, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+  const batch = num(a, 'batch', 100, (v) => Number.isInteger(v) && v > 0 && v <= 10000, 'an integer in [1, 10000]');
+  const backend = await useNodeBackend(backendOf(a));
+  const vae = await loadShippedVae(VAE_ID);
+  const classifier = await loadShippedClassifier(VAE_CLASSIFIER_ID);
+  const examples = parseVaeExamples(JSON.parse(readFileSync(join(MODELS_DIR, VAE_ID, VAE_EXAMPLES_FILE), 'utf8')), vae.inputShape);
+  const models = { vae, classifier };
+  const acc = new VaeAttackAccumulator();
+  let rand = seed >>> 0;
+  const nextRand = (): number => {
+    rand = (rand * 1664525 + 1013904223) >>> 0;
+    return rand / 4294967296;
   };
+  const rows: { src: number; label: number; target: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    const label = set.labels[i];
+    if (targets === 'all') for (let t = 0; t < 10; t++) { if (t !== label) rows.push({ src: i, label, target: t }); }
+    else if (targets === 'next') rows.push({ src: i, label, target: (label + 1) % 10 });
+    else rows.push({ src: i, label, target: (label + 1 + Math.floor(nextRand() * 9)) % 10 });
+  }
+  const t0 = performance.now();
+  let ms = 0;
+  try {
+    for (let s = 0; s < rows.length; s += batch) {
+      const chunk = rows.slice(s, s + batch);
+      const xs = new Float32Array(chunk.length * 784);
+      const xt = new Float32Array(chunk.length * 784);
+      chunk.forEach((r, k) => {
+        xs.set(set.images.subarray(r.src * 784, (r.src + 1) * 784), k * 784);
+        xt.set(examples[r.target], k * 784);
+      });
+      const x = tf.tensor4d(xs, [chunk.length, 28, 28, 1]);
+      const tx = tf.tensor4d(xt, [chunk.length, 28, 28, 1]);
+      const ty = tf.tensor1d(chunk.map((r) => r.target), 'int32');
+      const ta = performance.now();
+      const { adv } = await attack.run(models, x, { params, targets: ty, targetExamples: tx });
+      const yHat = reconstructionLabels(models, adv);
+      const l2 = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])));
+      const [p, d] = await Promise.all([yHat.data(), l2.data()]);
+      ms += performance.now() - ta;
+      acc.add(chunk.map((r) => r.label), chunk.map((r) => r.target), p, d);
+      tf.dispose([x, tx, ty, adv, yHat, l2]);
+    }
+  } finally {
+    vae.dispose();
+    classifier.dispose();
+  }
+  const m = acc.result(10);
+  return {
+    model: `${VAE_ID} + ${VAE_CLASSIFIER_ID}`, attack: attack.id, params, targets, n, attacked: rows.length,
+    asTarget: m.meanAsTarget, asIgnoreTarget: m.meanAsIgnoreTarget, meanL2: m.meanL2,
+    asTargetMatrix: m.asTarget, asIgnoreTargetMatrix: m.asIgnoreTarget, counts: m.counts,
+    msPerImage: ms / Math.max(rows.length, 1), seconds: (performance.now() - t0) / 1000, backend,
+  };
+}
+
+/** bench: the fixed workloads (bench/workloads.ts), medians over repeated runs, one JSON line each. */
+export async function runBenchCommand(a: Args, print: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const backend = await useNodeBackend(backendOf(a));
+  const list = a.flags.get('workloads');
+  const only = typeof list === 'string' ? list.split(',').map((w) => w.trim()) : undefined;
+  for (const w of only ?? []) if (!(WORKLOADS as readonly string[]).includes(w)) throw new ProbeError('BAD_INPUT', `unknown workload "${w}"; known: ${WORKLOADS.join(', ')}`);
+  const runs = a.flags.has('runs') ? num(a, 'runs', 5, (v) => Number.isInteger(v) && v > 0 && v <= 1000, 'an integer in [1, 1000]') : undefined;
+  const save = a.flags.get('save');
+  if (save !== undefined && (save === true || !/^[A-Za-z0-9._-]{1,64}$/.test(save))) throw new ProbeError('BAD_INPUT', '--save needs a file name (letters, digits, . _ -)');
+  return runBench({ backend, only: only as Workload[] | undefined, runs, saveAs: save, onResult: print });
 }
 
 const USAGE = `usage: probe <command> [flags]
   eval   [--model ID] [--n N] [--backend wasm|cpu|webgpu] [--json]
-  attack --model ID --attack ${ATTACKS.map((x) => x.id).join('|')} [--eps 0.25] [--norm inf|2] [--n 1000] [--backend B] [--json]`;
+  bench  [--backend wasm|cpu|webgpu] [--workloads ${WORKLOADS.join(',')}] [--runs N] [--save NAME] [--json]
+  attack [--model ID] --attack ${ATTACKS.map((x) => x.id).join('|')} [--targets none|all|random|next] [--n 1000] [--seed S]
+         [--backend B] [--json] [--<param> value …]   attack parameters:
+${ATTACKS.map((x) => `           ${x.id}: ${x.params.map((p) => `--${p.key} (${String(p.default)})`).join(' ')}`).join('\n')}`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   let args: Args;
@@ -137,6 +232,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (args.command === 'eval') {
       const rows = await runEval(args);
       for (const r of rows) console.log(json ? JSON.stringify(r) : `${r.id}: ${(100 * (r.testAccuracy as number)).toFixed(2)}% on ${r.n} (${r.backend})`);
+      return 0;
+    }
+    if (args.command === 'bench') {
+      await runBenchCommand(args, (r) => console.log(json ? JSON.stringify(r) : `${r.workload} (${r.backend}): median ${r.medianMs} ms over ${r.runs} runs`));
       return 0;
     }
     if (args.command === 'attack') {

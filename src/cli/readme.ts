@@ -8,9 +8,20 @@ import { join } from 'node:path';
 import { ATTACKS } from '../core/attacks';
 import { CATALOG } from '../core/models/catalog';
 
+const DIST: Record<string, string> = { l0: 'L0', l2: 'L2', linf: 'L∞' };
+const GOAL: Record<string, string> = {
+  'confidence-reduction': 'confidence reduction', misclassification: 'misclassification',
+  'targeted-misclassification': 'targeted misclassification', 'source-target-misclassification': 'source/target misclassification',
+};
+
 export function renderAttackTable(): string {
-  const rows = ATTACKS.map((a) => `| \`${a.id}\` | ${a.name} | ${a.paper} | ${a.kind} | ${a.norms.map((n) => (n === 'inf' ? 'L∞' : 'L2')).join(', ')} | ${a.targeted ? 'yes' : 'no'} |`);
-  return ['| id | attack | paper | kind | norms | targeted |', '|---|---|---|---|---|---|', ...rows].join('\n');
+  const rows = ATTACKS.map((a) => {
+    const budget = a.kind === 'fixed-eps' ? `${a.norms.map((n) => (n === 'inf' ? 'L∞' : 'L2')).join(', ')} ≤ ε` : `min ${DIST[a.distance]}`;
+    const goals = a.threat.goals.map((g) => GOAL[g] ?? g).join(', ');
+    const defaults = a.params.map((p) => `${p.key}=${String(p.default)}`).join(' ');
+    return `| \`${a.id}\` | ${a.name} | ${a.paper} | ${a.model} | ${a.kind} | ${budget} | ${goals} (${a.threat.capability}) | ${defaults} |`;
+  });
+  return ['| id | attack | paper | attacks | kind | distance | threat model (goal, capability) | defaults |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 interface CardSummary {

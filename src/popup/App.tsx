@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { FgsmParams, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
+import type { AttackChoice, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
 import { ErrorView } from './components/ErrorView';
+import { JobProgress } from './components/JobProgress';
 import { ResultView } from './components/ResultView';
 import { StatusView } from './components/StatusView';
 import type { Connector } from './connector';
@@ -30,10 +31,14 @@ function checkState(v: unknown): ProbeState {
 export function App({ connector, pollMs = POLL_MS }: AppProps) {
   const [state, setState] = useState<ProbeState | null>(null);
   const [failure, setFailure] = useState<ShownError | null>(null);
+  /** A runAttack request is waiting for its answer. */
   const [busy, setBusy] = useState(false);
+  const [cancelling, setCancelling] = useState(false);
   const [models, setModels] = useState<ModelInfo[]>([]);
   /** Requests are numbered; only the latest one's answer is applied. */
   const seq = useRef(0);
+  /** runAttack calls are numbered too: a cancel releases the controls of the run it cancelled. */
+  const runSeq = useRef(0);
   const alive = useRef(true);
 
   const request = useCallback(async (call: () => Promise<ProbeState>): Promise<void> => {
@@ -67,26 +72,45 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
     };
   }, [refresh]);
 
-  // Poll while the probe runs; each answer schedules the next poll. Cleared on unmount.
-  const running = failure === null && state !== null && state.status === 'running';
+  // Poll while the probe runs, and while a run request waits (the background may answer only when
+  // the attack is done: polling shows its progress meanwhile). Each answer schedules the next poll.
+  const polling = failure === null && state !== null && (state.status === 'running' || busy);
   useEffect(() => {
-    if (!running) return undefined;
+    if (!polling) return undefined;
     const timer = setTimeout(() => void refresh(), pollMs);
     return () => clearTimeout(timer);
-  }, [running, state, pollMs, refresh]);
+  }, [polling, state, pollMs, refresh]);
 
-  const runFgsm = useCallback(
-    async (params: FgsmParams, modelId?: string) => {
+  const runAttack = useCallback(
+    async (choice: AttackChoice, modelId?: string) => {
       if (state === null || busy) return;
+      const run = ++runSeq.current;
       setBusy(true);
       try {
-        await request(() => connector.runFgsm({ eps: params.eps, target: params.target, modelId: modelId ?? state.modelId }));
+        await request(() =>
+          connector.runAttack({ attack: choice.attack, params: choice.params, target: choice.target, modelId: modelId ?? state.modelId }),
+        );
       } finally {
-        if (alive.current) setBusy(false);
+        if (alive.current && run === runSeq.current) setBusy(false);
       }
     },
     [state, busy, connector, request],
   );
+
+  // Works while a run request waits: the background answers that one with the cancelled state.
+  const cancel = useCallback(async () => {
+    if (cancelling) return;
+    setCancelling(true);
+    try {
+      await request(() => connector.cancel());
+    } finally {
+      if (alive.current) {
+        runSeq.current++;
+        setBusy(false);
+        setCancelling(false);
+      }
+    }
+  }, [cancelling, connector, request]);
 
   const retry = useCallback(() => {
     setFailure(null);
@@ -112,40 +136,46 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
         </div>
       );
     }
+    const running = state.status === 'running';
+    // Cancel is offered for attacks: a re-run (there is a result), one with progress, or a run request waiting.
+    const job = (running && (state.progress !== null || state.result !== null)) || busy;
+    const cancelled = state.status === 'done' && state.error?.code === 'CANCELLED';
+    return (
+      <>
+        {running && <StatusView stage={state.stage} />}
+        {job && <JobProgress progress={running ? (state.progress ?? null) : null} cancelling={cancelling} onCancel={() => void cancel()} />}
+        {cancelled && (
+          <p class="notice" role="status" data-testid="cancelled">
+            Cancelled — showing the previous result
+          </p>
+        )}
+        {renderMain()}
+      </>
+    );
+  }
+
+  function renderMain() {
+    if (state === null) return null;
     switch (state.status) {
       case 'error':
         return <ErrorView error={shownErrorOfState(state.error)} onRetry={retry} />;
       case 'running':
-        return (
-          <>
-            <StatusView stage={state.stage} />
-            {state.result && (
-              <ResultView
-                result={state.result}
-                backend={state.backend}
-                modelId={state.modelId}
-                busy={true}
-                stale={true}
-                models={models}
-                onRunFgsm={(p, m) => void runFgsm(p, m)}
-              />
-            )}
-          </>
-        );
       case 'done':
         if (state.result) {
+          const running = state.status === 'running';
           return (
             <ResultView
               result={state.result}
               backend={state.backend}
               modelId={state.modelId}
-              busy={busy}
+              busy={running || busy}
+              stale={running}
               models={models}
-              onRunFgsm={(p, m) => void runFgsm(p, m)}
+              onRunAttack={(choice, m) => void runAttack(choice, m)}
             />
           );
         }
-        return <Idle />;
+        return state.status === 'done' ? <Idle /> : null;
       default:
         return <Idle />;
     }

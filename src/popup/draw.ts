@@ -61,8 +61,50 @@ export function amplifyPerturbation(p: GrayImage): { image: GrayImage; factor: n
  */
 export function drawGray(canvas: HTMLCanvasElement, img: GrayImage): void {
   if (!isDrawable(img)) return;
-  if (canvas.width !== img.width) canvas.width = img.width;
-  if (canvas.height !== img.height) canvas.height = img.height;
+  drawRgba(canvas, img.width, img.height, grayToRgba(img));
+}
+
+/** Colours of changed pixels: increased (warm) and decreased (cool). */
+const UP: readonly [number, number, number] = [255, 64, 32];
+const DOWN: readonly [number, number, number] = [40, 150, 255];
+
+/**
+ * RGBA bytes of `img` dimmed to gray, with every pixel where `change` is non-zero (|δ| > tol)
+ * painted: orange-red where it increased, blue where it decreased.
+ */
+export function highlightChanges(img: GrayImage, change: GrayImage, tol = 1e-6): Uint8ClampedArray {
+  const out = grayToRgba(img);
+  const n = img.width * img.height;
+  for (let i = 0; i < n; i++) {
+    const o = i * 4;
+    const d = i < change.pixels.length ? change.pixels[i] : 0;
+    if (d > tol || d < -tol) {
+      const c = d > 0 ? UP : DOWN;
+      out[o] = c[0];
+      out[o + 1] = c[1];
+      out[o + 2] = c[2];
+    } else {
+      // Unchanged: 40% of its gray level, so that the changes stand out.
+      out[o] = Math.round(out[o] * 0.4);
+      out[o + 1] = Math.round(out[o + 1] * 0.4);
+      out[o + 2] = Math.round(out[o + 2] * 0.4);
+    }
+  }
+  return out;
+}
+
+/** How many pixels of a perturbation are changed (|δ| > tol). */
+export function countChanged(change: GrayImage, tol = 1e-6): number {
+  let n = 0;
+  for (const d of change.pixels) if (d > tol || d < -tol) n++;
+  return n;
+}
+
+/** Draw RGBA bytes of a width×height image on `canvas` (a no-op without a 2D context). */
+export function drawRgba(canvas: HTMLCanvasElement, width: number, height: number, rgba: Uint8ClampedArray): void {
+  if (!isDrawable({ width, height, pixels: [] })) return;
+  if (canvas.width !== width) canvas.width = width;
+  if (canvas.height !== height) canvas.height = height;
   let ctx: CanvasRenderingContext2D | null = null;
   try {
     ctx = canvas.getContext('2d');
@@ -70,7 +112,7 @@ export function drawGray(canvas: HTMLCanvasElement, img: GrayImage): void {
     ctx = null;
   }
   if (!ctx) return;
-  const data = ctx.createImageData(img.width, img.height);
-  data.data.set(grayToRgba(img));
+  const data = ctx.createImageData(width, height);
+  data.data.set(rgba);
   ctx.putImageData(data, 0, 0);
 }

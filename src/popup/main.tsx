@@ -11,11 +11,12 @@ function inExtension(): boolean {
 async function makeConnector(): Promise<Connector> {
   if (!inExtension()) {
     // Opened outside the extension (e.g. the vite dev server): an in-memory connector,
-    // `?mock=running|error|idle|done`, so the UI can be worked on without Chrome.
+    // `?mock=running|error|idle|done`, so the UI can be worked on without Chrome. Attacks run
+    // for a few polls with progress, so the progress bar and Cancel can be tried too.
     const { createMockConnector } = await import('./mock-connector');
     const mode = new URLSearchParams(location.search).get('mock');
     const status = mode === 'running' || mode === 'error' || mode === 'idle' ? mode : 'done';
-    return createMockConnector({ status, runningPolls: status === 'running' ? 8 : undefined, latencyMs: 150 });
+    return createMockConnector({ status, runningPolls: status === 'running' ? 8 : undefined, attackPolls: 12, latencyMs: 150 });
   }
   const tabId = await resolveTabId(location.search, (info) => chrome.tabs.query(info));
   return createRuntimeConnector(tabId);

@@ -1,30 +1,34 @@
 /**
  * An in-memory Connector for tests and for working on the popup without the extension.
  * It draws a synthetic 28×28 digit, classifies it with a tiny template-matching linear
- * model and runs FGSM on it in plain JS (no tfjs): the numbers are plausible, not MNIST's.
+ * model and runs every attack of the registry on it in plain TS (see mock-attacks.ts).
  */
+import { attackMeta, resolveParams } from '../core/attacks/specs';
 import { ProbeError, type ErrorInfo } from '../core/errors';
-import type {
-  FgsmOutcome,
-  FgsmParams,
-  GrayImage,
-  ModelInfo,
-  Prediction,
-  ProbeResult,
-  ProbeState,
-  ProbeStatus,
-} from '../protocol/types';
+import type { AttackChoice, AttackOutcome, AttackParamValues, ModelInfo, ProbeResult, ProbeState, ProbeStatus } from '../protocol/types';
 import type { Connector } from './connector';
+import { mockAttack, mockProgress } from './mock-attacks';
+import { MOCK_CLASS_NAMES, mockInput, mockPredict } from './mock-model';
 
-export const MOCK_SIDE = 28;
-export const MOCK_CLASS_NAMES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+export { MOCK_CLASS_NAMES, MOCK_SIDE, mockPredict, syntheticDigit } from './mock-model';
+export { mockAttack, mockProgress } from './mock-attacks';
+
 export const MOCK_MODEL_ID = 'mnist-mock';
-const L0_TOLERANCE = 1e-6;
 
 export type MockCall =
   | { readonly method: 'getState' }
-  | { readonly method: 'runFgsm'; readonly params: FgsmParams & { readonly modelId: string } }
+  | { readonly method: 'runAttack'; readonly choice: AttackChoice & { readonly modelId: string } }
+  | { readonly method: 'cancel' }
   | { readonly method: 'listModels' };
+
+export type MockMethod = MockCall['method'];
+
+/** The attack shown at first: an attack id, its parameters (defaults filled in) and target. */
+export interface MockInitialChoice {
+  readonly attack: string;
+  readonly params?: AttackParamValues;
+  readonly target?: number | null;
+}
 
 export interface MockConnectorOptions {
   /** What getState reports at first (default 'done'). */
@@ -34,15 +38,22 @@ export interface MockConnectorOptions {
    * done. Default: it never finishes.
    */
   readonly runningPolls?: number;
+  /**
+   * runAttack answers at once with a 'running' state (with progress for iterative attacks) that
+   * lasts this many getState calls before the new result is done; Infinity: until cancel().
+   * Default: runAttack answers with the finished result.
+   */
+  readonly attackPolls?: number;
   /** The error of status 'error' (default CROSS_ORIGIN_BLOCKED). */
   readonly error?: ErrorInfo;
   /** The digit drawn (0–9, default 7). */
   readonly digit?: number;
-  /** Initial FGSM parameters (default ε 0.1, untargeted). */
-  readonly eps?: number;
-  readonly target?: number | null;
+  /** The attack shown at first (default FGSM, ε 0.1, untargeted). */
+  readonly choice?: MockInitialChoice;
   readonly backend?: string;
   readonly modelId?: string;
+  /** What listModels returns (default: the one mock model). runAttack accepts these ids. */
+  readonly models?: readonly ModelInfo[];
   readonly tabId?: number | null;
   readonly srcUrl?: string;
   readonly pageUrl?: string;
@@ -50,188 +61,56 @@ export interface MockConnectorOptions {
   /** Delay of every call, in ms (default 0: answers on the next microtask). */
   readonly latencyMs?: number;
   /** Values to throw instead of answering, per method. */
-  readonly throws?: { readonly getState?: unknown; readonly runFgsm?: unknown; readonly listModels?: unknown };
+  readonly throws?: { readonly [M in MockMethod]?: unknown };
 }
 
 export interface MockConnector extends Connector {
   /** Every call, in order. */
   readonly calls: MockCall[];
-  /** The last state returned (by getState or runFgsm); null before the first. */
+  /** The last state returned (by any method); null before the first. */
   lastState(): ProbeState | null;
   /** The finished state as it is now (no call is recorded). */
   doneState(): ProbeState;
 }
 
-// ---------------------------------------------------------------------------------------
-// Synthetic digits: strokes (polylines in 28×28 pixel coordinates) rasterised with soft edges.
-
-type Pt = readonly [number, number];
-
-function ellipse(cx: number, cy: number, rx: number, ry: number, from = 0, to = 2 * Math.PI, n = 28): Pt[] {
-  const pts: Pt[] = [];
-  for (let i = 0; i <= n; i++) {
-    const a = from + ((to - from) * i) / n;
-    pts.push([cx + rx * Math.cos(a), cy + ry * Math.sin(a)]);
-  }
-  return pts;
-}
-
-const STROKES: readonly (readonly Pt[])[][] = [
-  /* 0 */ [ellipse(14, 14, 5.5, 8.5)],
-  /* 1 */ [[[11, 8], [14.5, 5]], [[14.5, 5], [14, 23]]],
-  /* 2 */ [[[9, 9], [11, 6], [14, 5], [17.5, 6], [19, 9], [18, 12.5], [9, 22], [20, 22]]],
-  /* 3 */ [[[9, 6], [14, 5], [18, 7], [18, 10.5], [14, 13], [18, 15.5], [18.5, 20], [14, 23], [9, 22]], [[12, 13], [14, 13]]],
-  /* 4 */ [[[15, 5], [8, 17], [21, 17]], [[16, 9], [16, 23]]],
-  /* 5 */ [[[19, 5], [10.5, 5], [9.5, 13], [14, 12], [18, 14], [19, 18], [17, 22], [13, 23], [9, 21]]],
-  /* 6 */ [[[17, 5], [12, 9], [9, 15], [9, 19], [12, 23], [16, 23], [19, 19], [18, 15], [14, 13], [10, 15]]],
-  /* 7 */ [[[8, 6], [20, 6], [13, 23]]],
-  /* 8 */ [ellipse(14, 9.5, 4, 4.5), ellipse(14, 18, 5, 5)],
-  /* 9 */ [ellipse(14, 10, 4.5, 4.5), [[18.5, 10], [17, 23]]],
-];
-
-function segDist(px: number, py: number, a: Pt, b: Pt): number {
-  const dx = b[0] - a[0];
-  const dy = b[1] - a[1];
-  const len2 = dx * dx + dy * dy;
-  let t = len2 > 0 ? ((px - a[0]) * dx + (py - a[1]) * dy) / len2 : 0;
-  t = Math.max(0, Math.min(1, t));
-  const x = a[0] + t * dx - px;
-  const y = a[1] + t * dy - py;
-  return Math.sqrt(x * x + y * y);
-}
-
-/** A synthetic MNIST-like digit: white strokes on black, values in [0,1]. */
-export function syntheticDigit(digit: number, radius = 1.3, shift: Pt = [0, 0]): GrayImage {
-  const strokes = STROKES[((Math.round(digit) % 10) + 10) % 10];
-  const pixels: number[] = new Array<number>(MOCK_SIDE * MOCK_SIDE).fill(0);
-  for (let y = 0; y < MOCK_SIDE; y++) {
-    for (let x = 0; x < MOCK_SIDE; x++) {
-      const px = x + 0.5 - shift[0];
-      const py = y + 0.5 - shift[1];
-      let d = Infinity;
-      for (const line of strokes) {
-        for (let i = 1; i < line.length; i++) d = Math.min(d, segDist(px, py, line[i - 1], line[i]));
-      }
-      pixels[y * MOCK_SIDE + x] = Math.max(0, Math.min(1, radius + 0.5 - d));
-    }
-  }
-  return { width: MOCK_SIDE, height: MOCK_SIDE, pixels };
-}
-
-// ---------------------------------------------------------------------------------------
-// The model: logits_c = SCALE · (w_c · x), w_c = a normalised, blurred template minus the mean.
-
-const SCALE = 3.5;
-
-function buildWeights(): number[][] {
-  const n = MOCK_SIDE * MOCK_SIDE;
-  const templates = MOCK_CLASS_NAMES.map((_, c) => {
-    const t = syntheticDigit(c, 2.2).pixels;
-    const norm = Math.sqrt(t.reduce((s, v) => s + v * v, 0)) || 1;
-    return t.map((v) => v / norm);
-  });
-  const mean = new Array<number>(n).fill(0);
-  for (const t of templates) for (let i = 0; i < n; i++) mean[i] += t[i] / templates.length;
-  return templates.map((t) => t.map((v, i) => v - mean[i]));
-}
-
-let weights: number[][] | null = null;
-function W(): number[][] {
-  weights ??= buildWeights();
-  return weights;
-}
-
-function softmax(z: readonly number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((v) => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-}
-
-/** The mock model's prediction for a 28×28 image. */
-export function mockPredict(x: readonly number[]): Prediction {
-  const logits = W().map((w) => SCALE * w.reduce((s, wi, i) => s + wi * (x[i] ?? 0), 0));
-  const probs = softmax(logits);
-  let label = 0;
-  for (let c = 1; c < probs.length; c++) if (probs[c] > probs[label]) label = c;
-  return { label, className: MOCK_CLASS_NAMES[label], probs };
-}
-
-/** ∂(cross-entropy against `cls`)/∂x for the linear model: SCALE · Σ_c (p_c − [c = cls]) w_c. */
-function lossGradient(x: readonly number[], cls: number): number[] {
-  const { probs } = mockPredict(x);
-  const w = W();
-  const g = new Array<number>(x.length).fill(0);
-  for (let c = 0; c < w.length; c++) {
-    const coef = SCALE * (probs[c] - (c === cls ? 1 : 0));
-    if (coef === 0) continue;
-    for (let i = 0; i < g.length; i++) g[i] += coef * w[c][i];
-  }
-  return g;
-}
-
-/** FGSM on the mock model: one signed-gradient step of size ε, clipped to [0,1]. */
-export function mockFgsm(input: GrayImage, params: FgsmParams): FgsmOutcome {
-  const t0 = now();
-  const x = input.pixels;
-  const clean = mockPredict(x);
-  const targeted = params.target !== null;
-  // Untargeted: climb the loss of the predicted class. Targeted: descend the target's loss.
-  const grad = lossGradient(x, targeted ? (params.target ?? 0) : clean.label);
-  const dir = targeted ? -1 : 1;
-  const adv = x.map((v, i) => Math.max(0, Math.min(1, v + dir * params.eps * Math.sign(grad[i]))));
-  const pert = adv.map((v, i) => v - x[i]);
-  const prediction = mockPredict(adv);
-  let l0 = 0;
-  let sq = 0;
-  let linf = 0;
-  for (const d of pert) {
-    const a = Math.abs(d);
-    if (a > L0_TOLERANCE) l0++;
-    sq += d * d;
-    if (a > linf) linf = a;
-  }
-  const success = targeted ? prediction.label === params.target : prediction.label !== clean.label;
-  return {
-    params: { eps: params.eps, target: params.target },
-    perturbation: { width: input.width, height: input.height, pixels: pert },
-    adversarial: { width: input.width, height: input.height, pixels: adv },
-    prediction,
-    success,
-    distances: { l0, l2: Math.sqrt(sq), linf },
-    ms: Math.max(0.1, now() - t0),
-  };
-}
-
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
-}
-
-// ---------------------------------------------------------------------------------------
-
 const STAGES = ['capturing', 'classifying', 'attacking'] as const;
+const CANCELLED: ErrorInfo = { code: 'CANCELLED', message: 'The attack was cancelled.' };
+
+interface AttackJob {
+  readonly choice: AttackChoice;
+  readonly modelId: string;
+  readonly outcome: AttackOutcome;
+  polls: number;
+}
 
 /** A Connector backed by in-memory state. See MockConnectorOptions. */
 export function createMockConnector(opts: MockConnectorOptions = {}): MockConnector {
   const calls: MockCall[] = [];
   const tabId = opts.tabId === undefined ? 1 : opts.tabId;
   const backend = opts.backend ?? 'webgpu';
-  const modelId = opts.modelId ?? MOCK_MODEL_ID;
   const digit = opts.digit ?? 7;
   const latency = opts.latencyMs ?? 0;
+  const models: readonly ModelInfo[] = opts.models ?? [
+    { id: opts.modelId ?? MOCK_MODEL_ID, title: 'Mock template classifier', dataset: 'mnist', testAccuracy: null },
+  ];
+  let modelId = opts.modelId ?? models[0]?.id ?? MOCK_MODEL_ID;
   let status: ProbeStatus = opts.status ?? 'done';
   let polls = 0;
   let last: ProbeState | null = null;
+  /** The attack running (status 'running' after runAttack with attackPolls), else null. */
+  let job: AttackJob | null = null;
+  /** Error shown with a done state (after a cancel). */
+  let doneError: ErrorInfo | null = null;
 
-  // Slightly thinner and shifted compared with the templates, so the match is not perfect.
-  const input = syntheticDigit(digit, 1.1, [0.6, -0.4]);
+  const input = mockInput(digit);
   const createdAt = Date.now();
-  let fgsm = mockFgsm(input, { eps: opts.eps ?? 0.1, target: opts.target ?? null });
+  const initial = opts.choice ?? { attack: 'fgsm', params: { eps: 0.1 } };
+  let outcome = mockAttack(input, { attack: initial.attack, params: initial.params ?? {}, target: initial.target ?? null });
   let runs = 0;
 
   function result(): ProbeResult {
     return {
-      id: `mock-probe-${digit}`,
+      id: `mock-probe-${digit}-${runs}`,
       source: {
         srcUrl: opts.srcUrl ?? 'https://example.com/digits/seven.png',
         pageUrl: opts.pageUrl ?? 'https://example.com/digits/',
@@ -245,7 +124,7 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
       preprocess: { mode: 'mnist', inverted: opts.inverted ?? false },
       input,
       prediction: mockPredict(input.pixels),
-      fgsm,
+      attack: outcome,
       createdAt,
     };
   }
@@ -255,7 +134,23 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
   }
 
   function done(): ProbeState {
-    return { ...base(), status: 'done', result: result(), error: null, stage: null };
+    return { ...base(), status: 'done', result: result(), error: doneError, stage: null, progress: null };
+  }
+
+  function attackRunning(j: AttackJob): ProbeState {
+    const planned = opts.attackPolls ?? 1;
+    const total = mockProgress(j.choice, 0)?.total ?? 0;
+    // A finite run ends with its last poll; an endless one moves 5% per poll and never ends.
+    const steps = Number.isFinite(planned) ? (total * j.polls) / planned : Math.min(total - 1, (total * j.polls) / 20);
+    return {
+      ...base(),
+      modelId: j.modelId,
+      status: 'running',
+      result: result(),
+      error: null,
+      stage: `attacking (${attackMeta(j.choice.attack)?.name ?? j.choice.attack})`,
+      progress: mockProgress(j.choice, steps),
+    };
   }
 
   function current(): ProbeState {
@@ -263,8 +158,9 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
       case 'done':
         return done();
       case 'running': {
+        if (job) return attackRunning(job);
         const stage = STAGES[Math.min(polls, STAGES.length - 1)];
-        return { ...base(), status: 'running', result: null, error: null, stage };
+        return { ...base(), status: 'running', result: null, error: null, stage, progress: null };
       }
       case 'error':
         return {
@@ -273,13 +169,23 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
           result: null,
           error: opts.error ?? { code: 'CROSS_ORIGIN_BLOCKED', message: 'The page does not allow reading this image.' },
           stage: null,
+          progress: null,
         };
       default:
-        return { ...base(), backend: null, status: 'idle', result: null, error: null, stage: null };
+        return { ...base(), backend: null, status: 'idle', result: null, error: null, stage: null, progress: null };
     }
   }
 
-  async function answer<T>(method: 'getState' | 'runFgsm' | 'listModels', make: () => T): Promise<T> {
+  function finish(j: AttackJob): void {
+    outcome = j.outcome;
+    modelId = j.modelId;
+    runs++;
+    job = null;
+    doneError = null;
+    status = 'done';
+  }
+
+  async function answer<T>(method: MockMethod, make: () => T): Promise<T> {
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     else await Promise.resolve();
     const thrown = opts.throws?.[method];
@@ -292,6 +198,27 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
     return s;
   }
 
+  function check(choice: AttackChoice & { readonly modelId: string }): AttackChoice {
+    const spec = attackMeta(choice.attack);
+    if (!spec) throw new ProbeError('BAD_MESSAGE', 'attack must be a known attack id');
+    let params: AttackParamValues;
+    try {
+      params = resolveParams(spec, choice.params);
+    } catch (e) {
+      throw new ProbeError('BAD_MESSAGE', e instanceof Error ? e.message : 'bad params');
+    }
+    const t = choice.target;
+    if (t !== null && (!Number.isInteger(t) || t < 0 || t >= MOCK_CLASS_NAMES.length)) {
+      throw new ProbeError('BAD_MESSAGE', 'target must be a class index or null');
+    }
+    const model = models.find((m) => m.id === choice.modelId);
+    if (!model) throw new ProbeError('MODEL_NOT_FOUND', `No model "${choice.modelId}".`);
+    if (spec.model === 'vae' && !model.dataset.startsWith('mnist')) {
+      throw new ProbeError('BAD_INPUT', `${spec.name} needs an MNIST model; "${model.id}" is trained on ${model.dataset}.`);
+    }
+    return { attack: spec.id, params, target: t };
+  }
+
   return {
     calls,
     lastState: () => last,
@@ -299,6 +226,15 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
     getState() {
       calls.push({ method: 'getState' });
       return answer('getState', () => {
+        if (status === 'running' && job) {
+          const j = job;
+          j.polls++;
+          if (j.polls > (opts.attackPolls ?? 0)) {
+            finish(j);
+            return remember(done());
+          }
+          return remember(attackRunning(j));
+        }
         const s = current();
         if (status === 'running') {
           polls++;
@@ -307,33 +243,45 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
         return remember(s);
       });
     },
-    runFgsm(params) {
-      calls.push({ method: 'runFgsm', params: { eps: params.eps, target: params.target, modelId: params.modelId } });
-      return answer('runFgsm', () => {
-        if (status !== 'done') {
+    runAttack(choice) {
+      calls.push({ method: 'runAttack', choice: { attack: choice.attack, params: { ...choice.params }, target: choice.target, modelId: choice.modelId } });
+      return answer('runAttack', () => {
+        if (status !== 'done' && job === null) {
           return remember({
             ...current(),
             status: 'error',
             result: null,
             stage: null,
+            progress: null,
             error: { code: 'NO_RESULT', message: 'Nothing has been probed in this tab yet.' },
           });
         }
-        if (!Number.isFinite(params.eps) || params.eps < 0 || params.eps > 1) {
-          throw new ProbeError('BAD_MESSAGE', 'eps must be a number in [0, 1]');
+        const checked = check(choice);
+        const next: AttackJob = { choice: checked, modelId: choice.modelId, outcome: mockAttack(input, checked), polls: 0 };
+        if (!opts.attackPolls) {
+          finish(next);
+          return remember(done());
         }
-        if (params.modelId !== modelId) throw new ProbeError('MODEL_NOT_FOUND', `No model "${params.modelId}".`);
-        runs++;
-        fgsm = mockFgsm(input, { eps: params.eps, target: params.target });
-        return remember(done());
+        job = next;
+        doneError = null;
+        status = 'running';
+        return remember(attackRunning(next));
+      });
+    },
+    cancel() {
+      calls.push({ method: 'cancel' });
+      return answer('cancel', () => {
+        if (status === 'running' && job) {
+          job = null;
+          status = 'done';
+          doneError = CANCELLED;
+        }
+        return remember(current());
       });
     },
     listModels() {
       calls.push({ method: 'listModels' });
-      return answer(
-        'listModels',
-        (): ModelInfo[] => [{ id: modelId, title: 'Mock template classifier', dataset: 'mnist', testAccuracy: null }],
-      );
+      return answer('listModels', (): ModelInfo[] => models.map((m) => ({ ...m })));
     },
   };
 }

@@ -58,7 +58,8 @@ export function createRuntimeConnector(tabId: number | null, sendMessage: SendMe
 
   return {
     getState: () => send('probe/get-state', { tabId }),
-    runFgsm: ({ eps, target, modelId }) => send('probe/run-fgsm', { tabId, modelId, eps, target }),
+    runAttack: ({ attack, params, target, modelId }) => send('probe/run-attack', { tabId, modelId, attack, params, target }),
+    cancel: () => send('probe/cancel', { tabId }),
     listModels: () => send('probe/list-models', {}),
   };
 }

@@ -1,9 +1,9 @@
 import { ProbeError, type ErrorInfo } from '../core/errors';
-import type { CaptureResponse, FgsmParams, ModelInfo, ProbeState } from './types';
+import { attackMeta, resolveParams } from '../core/attacks/specs';
+import type { AttackChoice, CaptureResponse, ModelInfo, ProbeState } from './types';
 
 /** Largest side, in pixels, of an image sent from the page to the extension. */
 export const MAX_CAPTURE_SIDE = 512;
-export const MAX_EPS = 1;
 const MAX_URL_LENGTH = 8192;
 
 /**
@@ -13,8 +13,10 @@ const MAX_URL_LENGTH = 8192;
 export interface MessageMap {
   /** Popup → background: the probe state of a tab (null: the most recent probe). */
   'probe/get-state': { req: { tabId: number | null }; res: ProbeState; from: 'extension-page' };
-  /** Popup → background: re-run FGSM on the tab's current image. */
-  'probe/run-fgsm': { req: { tabId: number | null; modelId: string } & FgsmParams; res: ProbeState; from: 'extension-page' };
+  /** Popup → background: run an attack (and maybe another model) on the tab's current image. */
+  'probe/run-attack': { req: { tabId: number | null; modelId: string } & AttackChoice; res: ProbeState; from: 'extension-page' };
+  /** Popup → background: cancel the tab's running or queued attack. */
+  'probe/cancel': { req: { tabId: number | null }; res: ProbeState; from: 'extension-page' };
   /** Popup → background: the shipped models. */
   'probe/list-models': { req: Record<string, never>; res: ModelInfo[]; from: 'extension-page' };
   /** Background → content script: capture the right-clicked image's pixels. */
@@ -65,15 +67,30 @@ const validators: { [T in MessageType]: Validator<T> } = {
     onlyKeys(p, ['tabId']);
     return { tabId: tabIdOf(p) };
   },
-  'probe/run-fgsm': (p) => {
-    onlyKeys(p, ['tabId', 'modelId', 'eps', 'target']);
-    const eps = p.eps;
-    if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0 || eps > MAX_EPS) bad(`eps must be a number in [0, ${MAX_EPS}]`);
+  'probe/run-attack': (p) => {
+    onlyKeys(p, ['tabId', 'modelId', 'attack', 'params', 'target']);
+    const meta = attackMeta(typeof p.attack === 'string' ? p.attack : '');
+    if (!meta) bad('attack must be a known attack id');
+    const raw = p.params ?? {};
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('params must be an object');
+    const entries = Object.entries(raw as Record<string, unknown>);
+    if (entries.length > 32) bad('too many params');
+    for (const [, v] of entries) if (typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') bad('param values must be numbers, strings or booleans');
+    let params: AttackChoice['params'];
+    try {
+      params = resolveParams(meta, raw as Record<string, unknown>);
+    } catch (e) {
+      bad(e instanceof Error ? e.message : 'bad params');
+    }
     const target = p.target ?? null;
     if (target !== null && (typeof target !== 'number' || !Number.isInteger(target) || target < 0 || target > 999)) {
       bad('target must be a class index or null');
     }
-    return { tabId: tabIdOf(p), modelId: modelIdOf(p), eps, target };
+    return { tabId: tabIdOf(p), modelId: modelIdOf(p), attack: meta.id, params, target };
+  },
+  'probe/cancel': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
   },
   'probe/list-models': (p) => {
     onlyKeys(p, []);
@@ -93,7 +110,8 @@ const validators: { [T in MessageType]: Validator<T> } = {
 /** Which context may send each message. */
 export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/get-state': 'extension-page',
-  'probe/run-fgsm': 'extension-page',
+  'probe/run-attack': 'extension-page',
+  'probe/cancel': 'extension-page',
   'probe/list-models': 'extension-page',
   'content/capture': 'background',
 };

@@ -50,9 +50,10 @@ describe('ProbeService', () => {
     expect(r.input.pixels).toHaveLength(784);
     expect(r.preprocess.inverted).toBe(true);
     expect(r.prediction.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-    expect(r.fgsm.params).toEqual({ eps: 0.25, target: null });
-    expect(r.fgsm.distances.linf).toBeLessThanOrEqual(0.25 + 1e-6);
-    expect(r.fgsm.success).toBe(r.fgsm.prediction.label !== r.prediction.label);
+    expect(r.attack.choice).toEqual({ attack: 'fgsm', params: { eps: 0.25, norm: 'inf' }, target: null });
+    expect(r.attack.distances.linf).toBeLessThanOrEqual(0.25 + 1e-6);
+    expect(r.attack.success).toBe(r.attack.prediction.label !== r.prediction.label);
+    expect(r.attack.vae).toBeNull();
     expect(tf.memory().numTensors).toBe(before);
     expect(d.persisted.map((s) => s.status)).toEqual(['running', 'running', 'running', 'done']);
   });
@@ -60,14 +61,63 @@ describe('ProbeService', () => {
   it('re-runs FGSM with new parameters on the same input (targeted too)', async () => {
     const svc = new ProbeService(deps());
     const first = await svc.probeImage({ tabId: 1, frameId: 0, srcUrl: 'http://x/d3.png', pageUrl: '' });
-    const zero = await svc.rerunFgsm(1, 'mnist-lenet', { eps: 0, target: null });
-    expect(zero.result!.fgsm.distances.l0).toBe(0);
-    expect(zero.result!.fgsm.success).toBe(false);
+    const zero = await svc.rerunAttack(1, 'mnist-lenet', { attack: 'fgsm', params: { eps: 0 }, target: null });
+    expect(zero.result!.attack.distances.l0).toBe(0);
+    expect(zero.result!.attack.success).toBe(false);
     expect(zero.result!.input.pixels).toEqual(first.result!.input.pixels);
     const target = (first.result!.prediction.label + 1) % 10;
-    const t = await svc.rerunFgsm(1, 'mnist-lenet', { eps: 0.3, target });
-    expect(t.result!.fgsm.params.target).toBe(target);
-    expect(t.result!.fgsm.success).toBe(t.result!.fgsm.prediction.label === target);
+    const t = await svc.rerunAttack(1, 'mnist-lenet', { attack: 'fgsm', params: { eps: 0.3 }, target });
+    expect(t.result!.attack.choice.target).toBe(target);
+    expect(t.result!.attack.success).toBe(t.result!.attack.prediction.label === target);
+  });
+
+  it('runs an iterative attack with progress in the state, and a cancel brings back the previous result', async () => {
+    let clock = 0;
+    const d = deps({ now: () => (clock += 200) });
+    const svc = new ProbeService(d);
+    const first = await svc.probeImage({ tabId: 7, frameId: 0, srcUrl: 'http://x/d4.png', pageUrl: '' });
+    const bim = await svc.rerunAttack(7, 'mnist-lenet', { attack: 'bim', params: { eps: 0.2, steps: 20, stepSize: 0.02 }, target: null });
+    expect(bim.status).toBe('done');
+    expect(bim.result!.attack.choice.params).toMatchObject({ eps: 0.2, steps: 20, stepSize: 0.02 });
+    expect(bim.result!.attack.distances.linf).toBeLessThanOrEqual(0.2 + 1e-6);
+    const progress = d.persisted.map((s) => s.progress).filter((p) => p !== null);
+    expect(progress.length).toBeGreaterThan(3);
+    expect(progress.at(-1)!.total).toBe(20);
+    expect(bim.progress).toBeNull();
+
+    const before = tf.memory().numTensors;
+    const running = svc.rerunAttack(7, 'mnist-lenet', { attack: 'bim', params: { eps: 0.2, steps: 1000, stepSize: 0.001 }, target: null });
+    // Cancel once the attack has reported progress.
+    while (svc.getState(7).progress === null) await new Promise((r) => setTimeout(r, 5));
+    svc.cancel(7);
+    const cancelled = await running;
+    expect(cancelled.status).toBe('done');
+    expect(cancelled.error?.code).toBe('CANCELLED');
+    expect(cancelled.result!.attack.choice.attack).toBe('bim');
+    expect(cancelled.result!.attack.choice.params.steps).toBe(20);
+    expect(cancelled.result!.prediction).toEqual(first.result!.prediction);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a newer request replaces a queued one of the same tab', async () => {
+    const svc = new ProbeService(deps());
+    await svc.probeImage({ tabId: 8, frameId: 0, srcUrl: 'http://x/d5.png', pageUrl: '' });
+    const a = svc.rerunAttack(8, 'mnist-lenet', { attack: 'bim', params: { steps: 500 }, target: null });
+    const b = svc.rerunAttack(8, 'mnist-lenet', { attack: 'fgsm', params: { eps: 0.1 }, target: null });
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(rb.status).toBe('done');
+    expect(rb.result!.attack.choice.attack).toBe('fgsm');
+    expect(ra.job).toBe(rb.job);
+    expect(svc.getState(8).result!.attack.choice.attack).toBe('fgsm');
+  });
+
+  it('VAE attacks without the VAE models are MODEL_NOT_FOUND; bad params are BAD_INPUT', async () => {
+    const svc = new ProbeService(deps());
+    await svc.probeImage({ tabId: 9, frameId: 0, srcUrl: 'http://x/d6.png', pageUrl: '' });
+    expect((await svc.rerunAttack(9, 'mnist-lenet', { attack: 'vae-latent', params: {}, target: 3 })).error?.code).toBe('MODEL_NOT_FOUND');
+    expect((await svc.rerunAttack(9, 'fashion-cnn', { attack: 'vae-latent', params: {}, target: 3 })).error).toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/MNIST/) });
+    expect((await svc.rerunAttack(9, 'mnist-lenet', { attack: 'bim', params: { steps: -1 }, target: null })).error?.code).toBe('BAD_INPUT');
+    expect((await svc.rerunAttack(9, 'mnist-lenet', { attack: 'fgsm', params: {}, target: 42 })).error?.code).toBe('BAD_INPUT');
   });
 
   it('a capture failure becomes an error state with its stable code', async () => {
@@ -95,7 +145,7 @@ describe('ProbeService', () => {
     expect((await blank.probeImage({ tabId: 1, frameId: 0, srcUrl: 'http://x/w.png', pageUrl: '' })).error?.code).toBe('BLANK_IMAGE');
     const svc = new ProbeService(deps());
     expect((await svc.probeImage({ tabId: 1, frameId: 0, srcUrl: 'http://x/d1.png', pageUrl: '', modelId: 'nope' })).error?.code).toBe('MODEL_NOT_FOUND');
-    await expect(new ProbeService(deps()).rerunFgsm(9, 'mnist-lenet', { eps: 0.1, target: null })).rejects.toMatchObject({ code: 'NO_RESULT' });
+    await expect(new ProbeService(deps()).rerunAttack(9, 'mnist-lenet', { attack: 'fgsm', params: { eps: 0.1 }, target: null })).rejects.toMatchObject({ code: 'NO_RESULT' });
   });
 
   it('runs jobs one at a time in FIFO order and gives each tab its own result', async () => {
@@ -128,7 +178,7 @@ describe('ProbeService', () => {
     const fresh = new ProbeService(deps());
     fresh.restore(3, done);
     expect(fresh.getState(3).result!.prediction).toEqual(done.result!.prediction);
-    const again = await fresh.rerunFgsm(3, 'mnist-lenet', { eps: 0.1, target: null });
+    const again = await fresh.rerunAttack(3, 'mnist-lenet', { attack: 'fgsm', params: { eps: 0.1 }, target: null });
     expect(again.job).toBeGreaterThan(done.job);
     const cut = new ProbeService(deps());
     cut.restore(4, { ...done, status: 'running', result: null });

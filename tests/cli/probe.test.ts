@@ -14,7 +14,9 @@ describe('probe CLI', () => {
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(Object.keys(o).sort()).toEqual(
-      ['attack', 'backend', 'cleanAccuracy', 'meanAdvConfidence', 'meanL0', 'meanL2', 'meanLinf', 'model', 'msPerImage', 'n', 'params', 'successRate'].sort(),
+      ['attack', 'attacked', 'backend', 'cleanAccuracy', 'meanAdvConfidence', 'meanAdvConfidenceSuccessful', 'meanL0', 'meanL0Fraction',
+        'meanL0FractionSuccessful', 'meanL0Successful', 'meanL2', 'meanL2Successful', 'meanLinf', 'meanLinfSuccessful', 'model',
+        'msPerImage', 'n', 'params', 'seconds', 'successRate', 'targets'].sort(),
     );
     expect(o).toMatchObject({ model: 'mnist-lenet', attack: 'fgsm', n: 200, backend: 'wasm', params: { eps: 0.2, norm: 'inf' } });
     expect(o.cleanAccuracy).toBeGreaterThan(0.97);
@@ -27,6 +29,28 @@ describe('probe CLI', () => {
     expect(o.meanL0).toBeLessThanOrEqual(784);
     expect(o.meanAdvConfidence).toBeGreaterThan(0.1);
     expect(o.msPerImage).toBeGreaterThan(0);
+    expect(o.meanL0Fraction).toBeCloseTo(o.meanL0 / 784, 6);
+    expect(o.targets).toBe('none');
+  }, 300_000);
+
+  it('targeted runs (--targets next) report per-pair matrices and meet the target more often with more steps', () => {
+    const run = (steps: string) => {
+      const r = probe('attack', '--model', 'mnist-lenet', '--attack', 'bim', '--targets', 'next', '--eps', '0.3', '--step-size', '0.05',
+        '--steps', steps, '--n', '60', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!);
+    };
+    const one = run('1');
+    const many = run('15');
+    expect(many.params).toMatchObject({ eps: 0.3, stepSize: 0.05, steps: 15, norm: 'inf', randomStart: false });
+    expect(many.targets).toBe('next');
+    expect(many.pairs.count.flat().reduce((a: number, b: number) => a + b, 0)).toBe(many.attacked);
+    // (label + 1) mod 10 only: the diagonal above the main one.
+    expect(many.pairs.count[3][4]).toBeGreaterThan(0);
+    expect(many.pairs.count[3][5]).toBe(0);
+    expect(many.successRate).toBeGreaterThan(one.successRate);
+    expect(many.successRate).toBeGreaterThan(0.8);
+    expect(many.meanLinf).toBeLessThanOrEqual(0.3 + 1e-6);
   }, 300_000);
 
   it('eps 0 changes nothing: success rate 0 and zero distortion', () => {
@@ -42,6 +66,9 @@ describe('probe CLI', () => {
     [['attack', '--model', 'mnist-lenet', '--eps', 'abc'], 'BAD_INPUT', 2],
     [['attack', '--model', 'mnist-lenet', '--n', '0'], 'BAD_INPUT', 2],
     [['attack', '--model', 'mnist-lenet', '--attack', 'xyz'], 'BAD_INPUT', 2],
+    [['attack', '--model', 'mnist-lenet', '--attack', 'bim', '--steps', '2.5'], 'BAD_INPUT', 2],
+    [['attack', '--model', 'mnist-lenet', '--attack', 'fgsm', '--bogus', '1'], 'BAD_INPUT', 2],
+    [['attack', '--model', 'mnist-lenet', '--targets', 'sideways'], 'BAD_INPUT', 2],
     [['frobnicate'], 'BAD_INPUT', 2],
   ] as const)('bad input %j gives a JSON error with code %s', (args, code, exit) => {
     const r = probe(...args);

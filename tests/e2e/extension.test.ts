@@ -127,6 +127,66 @@ describe('extension end to end', () => {
     await page.close();
   });
 
+  it('the attack lab: an iterative attack shows progress and can be cancelled; JSMA and the VAE latent attack run with their panels', async () => {
+    const page = await session.context.newPage();
+    // A URL of its own: the tab lookup is by URL and other tests' tabs show index.html.
+    await page.goto(`${server.url}/index.html?lab`);
+    await page.waitForFunction(() => document.images[2]?.complete);
+    const tabId = await fireProbe(session, page, `${server.url}/d2.png`, '#d2');
+    const popup = await openPopup(session, tabId);
+    const first = await readPopup(popup);
+    expect(await popup.textContent('[data-testid="model-id"]')).toBe('mnist-lenet');
+    expect(first.prediction).toBe(String(labels[2]));
+    const jobOf = async (): Promise<number> => Number(await popup.getAttribute('[data-testid="popup"]', 'data-job'));
+    const waitDone = async (after: number): Promise<void> => {
+      await popup.waitForFunction(
+        (j) => {
+          const el = document.querySelector('[data-testid="popup"]');
+          return el !== null && Number(el.getAttribute('data-job')) > j && el.getAttribute('data-status') === 'done';
+        },
+        after,
+        { timeout: 120_000 },
+      );
+    };
+
+    // BIM with many tiny steps: the progress bar appears, Cancel brings back the previous result.
+    await popup.selectOption('[data-testid="attack"]', 'bim');
+    await popup.fill('[data-testid="param-steps"]', '1000');
+    await popup.fill('[data-testid="param-stepSize"]', '0.0005');
+    let job = await jobOf();
+    await popup.click('[data-testid="run-attack"]');
+    await popup.waitForSelector('[data-testid="progress"]', { timeout: 60_000 });
+    await popup.screenshot({ path: join(ARTEFACTS, 'popup-progress.png'), fullPage: true });
+    await popup.click('[data-testid="cancel"]');
+    await popup.waitForSelector('[data-testid="cancelled"]', { timeout: 30_000 });
+    expect((await popup.textContent('[data-testid="prediction"]'))?.trim()).toBe(first.prediction);
+
+    // JSMA (targeted only; runner-up class): changed pixels are highlighted, L0 within Υ = 14.5%.
+    await popup.selectOption('[data-testid="attack"]', 'jsma');
+    job = await jobOf();
+    await popup.click('[data-testid="run-attack"]');
+    await waitDone(job);
+    await popup.waitForSelector('[data-testid="changed-pixels"]');
+    expect(Number(await popup.textContent('[data-testid="l0"]'))).toBeLessThanOrEqual(2 * Math.floor((784 * 0.145) / 2));
+    await popup.screenshot({ path: join(ARTEFACTS, 'popup-jsma.png'), fullPage: true });
+
+    // Kos et al.'s latent attack on the VAE towards class (label + 1) mod 10: the VAE panel with ŷ.
+    await popup.selectOption('[data-testid="attack"]', 'vae-latent');
+    const target = (labels[2] + 1) % 10;
+    await popup.selectOption('[data-testid="target"]', String(target));
+    job = await jobOf();
+    await popup.click('[data-testid="run-attack"]');
+    await waitDone(job);
+    await popup.waitForSelector('[data-testid="vae-panel"]');
+    for (const id of ['img-vae-original', 'img-vae-recon', 'img-vae-adv', 'img-vae-adv-recon', 'img-vae-target']) {
+      expect(await popup.$(`[data-testid="${id}"]`), id).not.toBeNull();
+    }
+    expect(await popup.textContent('[data-testid="vae-adv-recon-label"]')).toContain(String(target));
+    await popup.screenshot({ path: join(ARTEFACTS, 'popup-vae.png'), fullPage: true });
+    await popup.close();
+    await page.close();
+  }, 300_000);
+
   it('a broken image URL shows the error element, not a crash', async () => {
     const page = await session.context.newPage();
     await page.goto(`${server.url}/index.html`);

@@ -23,7 +23,7 @@ function doneResult(s: ProbeState | null) {
 }
 
 describe('App: done state', () => {
-  it('renders the prediction, the FGSM outcome and the footer from the state', async () => {
+  it('renders the prediction, the attack outcome and the footer from the state', async () => {
     const conn = createMockConnector({ status: 'done', digit: 7, backend: 'webgpu' });
     render(<App connector={conn} />);
     await screen.findByTestId('prediction');
@@ -34,13 +34,16 @@ describe('App: done state', () => {
     expect(text('confidence')).toBe(formatPercent(r.prediction.probs[r.prediction.label]));
     expect(text('confidence')).toMatch(/^\d{1,3}\.\d%$/);
 
-    const adv = r.fgsm.prediction;
+    const adv = r.attack.prediction;
+    expect(r.attack.choice.attack).toBe('fgsm');
+    expect(text('shown-attack')).toBe('Fast Gradient Sign Method');
     expect(text('adv-prediction')).toBe(adv.className);
     expect(text('adv-confidence')).toBe(`${(adv.probs[adv.label] * 100).toFixed(1)}%`);
-    expect(text('success')).toBe(r.fgsm.success ? 'fooled' : 'not fooled');
-    expect(text('linf')).toBe(r.fgsm.distances.linf.toFixed(3));
-    expect(text('l2')).toBe(r.fgsm.distances.l2.toFixed(3));
-    expect(text('l0')).toBe(String(r.fgsm.distances.l0));
+    expect(text('success')).toBe(r.attack.success ? 'fooled' : 'not fooled');
+    expect(text('linf')).toBe(r.attack.distances.linf.toFixed(3));
+    expect(text('l2')).toBe(r.attack.distances.l2.toFixed(3));
+    expect(text('l0')).toBe(String(r.attack.distances.l0));
+    expect(text('ms')).toMatch(/ms$/);
     expect(text('backend')).toBe('webgpu');
     expect(text('model-id')).toBe(r.modelId);
     expect(text('source-url')).toBe(r.source.srcUrl);
@@ -57,14 +60,25 @@ describe('App: done state', () => {
     expect(document.querySelectorAll('canvas')).toHaveLength(4);
     expect(text('perturbation-label')).toMatch(/^perturbation ×\d+(\.\d)?$/);
 
-    // ε control and target select reflect the outcome's parameters.
-    const eps = screen.getByTestId('eps') as HTMLInputElement;
-    expect(eps.type).toBe('range');
+    // The attack select, ε field and slider, and target reflect the outcome's choice.
+    expect((screen.getByTestId('attack') as HTMLSelectElement).value).toBe('fgsm');
+    const eps = screen.getByTestId('param-eps') as HTMLInputElement;
+    expect(eps.type).toBe('number');
     expect(eps.min).toBe('0');
-    expect(eps.max).toBe('0.5');
+    expect(eps.max).toBe('1');
     expect(eps.step).toBe('0.01');
-    expect(Number(eps.value)).toBeCloseTo(r.fgsm.params.eps);
+    expect(Number(eps.value)).toBeCloseTo(Number(r.attack.choice.params.eps));
+    expect(Number(eps.value)).toBe(0.1);
+    const range = screen.getByTestId('param-eps-range') as HTMLInputElement;
+    expect(range.type).toBe('range');
+    expect(Number(range.value)).toBe(0.1);
+    expect((screen.getByTestId('param-norm') as HTMLSelectElement).value).toBe('inf');
     expect((screen.getByTestId('target') as HTMLSelectElement).value).toBe('');
+    expect(screen.queryByTestId('trace')).toBeNull();
+    expect(screen.queryByTestId('vae-panel')).toBeNull();
+    expect(screen.queryByTestId('changed-pixels')).toBeNull();
+    expect(screen.queryByTestId('progress')).toBeNull();
+    expect(screen.queryByTestId('cancel')).toBeNull();
   });
 
   it('notes an inverted image', async () => {
@@ -150,58 +164,57 @@ describe('App: other states', () => {
   });
 });
 
-describe('App: FGSM controls', () => {
-  it('changing ε re-runs FGSM with the new ε and shows the new outcome', async () => {
-    const conn = createMockConnector({ eps: 0.1, latencyMs: 20 });
+describe('App: attack controls', () => {
+  it('ε and the target are sent on Run (not on input) and the new outcome is shown', async () => {
+    const conn = createMockConnector({ latencyMs: 20 });
     render(<App connector={conn} />);
     await screen.findByTestId('prediction');
     const before = doneResult(conn.lastState());
-    expect(text('linf')).toBe(formatDistance(before.fgsm.distances.linf));
+    expect(text('linf')).toBe(formatDistance(before.attack.distances.linf));
 
-    const eps = screen.getByTestId('eps') as HTMLInputElement;
-    fireEvent.input(eps, { target: { value: '0.25' } });
-    expect(text('eps-value')).toBe('0.25');
-    expect(conn.calls.filter((c) => c.method === 'runFgsm')).toHaveLength(0); // not on input, only on release
-    fireEvent.change(eps, { target: { value: '0.25' } });
-
-    expect(conn.calls).toContainEqual({ method: 'runFgsm', params: { eps: 0.25, target: null, modelId: before.modelId } });
-    // Controls are disabled while it runs.
-    await waitFor(() => expect((screen.getByTestId('eps') as HTMLInputElement).disabled).toBe(true));
-    expect((screen.getByTestId('target') as HTMLSelectElement).disabled).toBe(true);
-    expect((screen.getByTestId('run-fgsm') as HTMLButtonElement).disabled).toBe(true);
-
-    await waitFor(() => expect((screen.getByTestId('run-fgsm') as HTMLButtonElement).disabled).toBe(false));
-    const after = doneResult(conn.lastState());
-    expect(after.fgsm.params.eps).toBe(0.25);
-    expect(text('linf')).toBe(formatDistance(after.fgsm.distances.linf));
-    expect(text('linf')).toBe('0.250');
-    expect(text('success')).toBe(after.fgsm.success ? 'fooled' : 'not fooled');
-    expect(text('adv-prediction')).toBe(after.fgsm.prediction.className);
-  });
-
-  it('changing the target re-runs a targeted FGSM; Run re-runs with the current settings', async () => {
-    const conn = createMockConnector({ eps: 0.1 });
-    render(<App connector={conn} />);
-    await screen.findByTestId('prediction');
-    const modelId = doneResult(conn.lastState()).modelId;
-
+    fireEvent.input(screen.getByTestId('param-eps-range'), { target: { value: '0.25' } });
+    expect((screen.getByTestId('param-eps') as HTMLInputElement).value).toBe('0.25');
     fireEvent.change(screen.getByTestId('target'), { target: { value: '2' } });
-    expect(conn.calls).toContainEqual({ method: 'runFgsm', params: { eps: 0.1, target: 2, modelId } });
-    await waitFor(() => expect(doneResult(conn.lastState()).fgsm.params.target).toBe(2));
-    await waitFor(() => expect((screen.getByTestId('run-fgsm') as HTMLButtonElement).disabled).toBe(false));
+    expect(conn.calls.filter((c) => c.method === 'runAttack')).toHaveLength(0);
+    fireEvent.click(screen.getByTestId('run-attack'));
+
+    expect(conn.calls).toContainEqual({
+      method: 'runAttack',
+      choice: { attack: 'fgsm', params: { eps: 0.25, norm: 'inf' }, target: 2, modelId: before.modelId },
+    });
+    // Controls are disabled while it runs.
+    await waitFor(() => expect((screen.getByTestId('param-eps') as HTMLInputElement).disabled).toBe(true));
+    expect((screen.getByTestId('attack') as HTMLSelectElement).disabled).toBe(true);
+    expect((screen.getByTestId('target') as HTMLSelectElement).disabled).toBe(true);
+    expect((screen.getByTestId('run-attack') as HTMLButtonElement).disabled).toBe(true);
+
+    await waitFor(() => expect((screen.getByTestId('run-attack') as HTMLButtonElement).disabled).toBe(false));
+    const after = doneResult(conn.lastState());
+    expect(after.attack.choice).toEqual({ attack: 'fgsm', params: { eps: 0.25, norm: 'inf' }, target: 2 });
+    expect(text('linf')).toBe(formatDistance(after.attack.distances.linf));
+    expect(text('linf')).toBe('0.250');
+    expect(text('success')).toBe(after.attack.success ? 'fooled' : 'not fooled');
+    expect(text('adv-prediction')).toBe(after.attack.prediction.className);
     expect((screen.getByTestId('target') as HTMLSelectElement).value).toBe('2');
+    expect(text('shown-params')).toContain('ε 0.25');
 
-    fireEvent.click(screen.getByTestId('run-fgsm'));
-    await waitFor(() => expect(conn.calls.filter((c) => c.method === 'runFgsm')).toHaveLength(2));
-    expect(conn.calls.at(-1)).toEqual({ method: 'runFgsm', params: { eps: 0.1, target: 2, modelId } });
-
+    // Run again with the same settings, then untargeted.
+    fireEvent.click(screen.getByTestId('run-attack'));
+    await waitFor(() => expect(conn.calls.filter((c) => c.method === 'runAttack')).toHaveLength(2));
+    await waitFor(() => expect((screen.getByTestId('run-attack') as HTMLButtonElement).disabled).toBe(false));
     fireEvent.change(screen.getByTestId('target'), { target: { value: '' } });
-    await waitFor(() => expect(conn.calls.at(-1)).toEqual({ method: 'runFgsm', params: { eps: 0.1, target: null, modelId } }));
+    fireEvent.click(screen.getByTestId('run-attack'));
+    await waitFor(() =>
+      expect(conn.calls.at(-1)).toEqual({
+        method: 'runAttack',
+        choice: { attack: 'fgsm', params: { eps: 0.25, norm: 'inf' }, target: null, modelId: before.modelId },
+      }),
+    );
   });
 });
 
 describe('App: failures never throw', () => {
-  function throwingConnector(value: unknown, method: 'getState' | 'runFgsm' = 'getState'): Connector {
+  function throwingConnector(value: unknown, method: 'getState' | 'runAttack' = 'getState'): Connector {
     return createMockConnector({ throws: { [method]: value } });
   }
 
@@ -233,7 +246,8 @@ describe('App: failures never throw', () => {
       getState: () => {
         throw new ProbeError('BACKEND_FAILED', 'no backend');
       },
-      runFgsm: () => Promise.reject(new Error('unused')),
+      runAttack: () => Promise.reject(new Error('unused')),
+      cancel: () => Promise.reject(new Error('unused')),
       listModels: () => Promise.resolve([]),
     };
     render(<App connector={sync} />);
@@ -241,18 +255,20 @@ describe('App: failures never throw', () => {
     cleanup();
     const broken: Connector = {
       getState: () => Promise.resolve(undefined as unknown as ProbeState),
-      runFgsm: () => Promise.reject(new Error('unused')),
+      runAttack: () => Promise.reject(new Error('unused')),
+      cancel: () => Promise.reject(new Error('unused')),
       listModels: () => Promise.resolve([]),
     };
     render(<App connector={broken} />);
     expect((await screen.findByTestId('error')).getAttribute('data-code')).toBe('INTERNAL');
   });
 
-  it('a throwing runFgsm becomes the error view; Reload goes back to the result', async () => {
-    const conn = createMockConnector({ throws: { runFgsm: new ProbeError('BACKEND_FAILED', 'GPU lost') } });
+  it('a throwing runAttack becomes the error view; Reload goes back to the result', async () => {
+    const conn = createMockConnector({ throws: { runAttack: new ProbeError('BACKEND_FAILED', 'GPU lost') } });
     render(<App connector={conn} />);
     await screen.findByTestId('prediction');
-    fireEvent.change(screen.getByTestId('eps'), { target: { value: '0.3' } });
+    fireEvent.input(screen.getByTestId('param-eps'), { target: { value: '0.3' } });
+    fireEvent.click(screen.getByTestId('run-attack'));
     const err = await screen.findByTestId('error');
     expect(err.getAttribute('data-code')).toBe('BACKEND_FAILED');
     expect(err.textContent).toContain('GPU lost');

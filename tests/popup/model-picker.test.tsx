@@ -1,7 +1,8 @@
 // @vitest-environment happy-dom
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FgsmParams, ModelInfo, ProbeState } from '../../src/protocol/types';
+import { attackMeta, defaultParams } from '../../src/core/attacks/specs';
+import type { AttackChoice, ModelInfo, ProbeState } from '../../src/protocol/types';
 import { App } from '../../src/popup/App';
 import type { Connector } from '../../src/popup/connector';
 import { createMockConnector } from '../../src/popup/mock-connector';
@@ -14,17 +15,21 @@ const MODELS: ModelInfo[] = [
   { id: 'fashion-cnn', title: 'Fashion-MNIST CNN', dataset: 'fashion-mnist', testAccuracy: 0.91 },
 ];
 
-function connectorWithModels(models: ModelInfo[] | Error): Connector & { runs: (FgsmParams & { modelId: string })[] } {
+type Run = AttackChoice & { readonly modelId: string };
+
+function connectorWithModels(models: ModelInfo[] | Error): Connector & { runs: Run[] } {
   const mock = createMockConnector({});
-  const runs: (FgsmParams & { modelId: string })[] = [];
+  const runs: Run[] = [];
   const base = mock.doneState();
   return {
     runs,
     getState: async () => ({ ...base, modelId: 'mnist-template' }),
-    runFgsm: async (p) => {
+    runAttack: async (p) => {
       runs.push(p);
-      return { ...base, modelId: p.modelId, job: base.job + runs.length } satisfies ProbeState;
+      const result = base.result && { ...base.result, id: `run-${runs.length}`, modelId: p.modelId };
+      return { ...base, result, modelId: p.modelId, job: base.job + runs.length } satisfies ProbeState;
     },
+    cancel: async () => base,
     listModels: async () => {
       if (models instanceof Error) throw models;
       return models;
@@ -45,15 +50,34 @@ describe('model picker', () => {
     expect(select.textContent).toContain('99.4%');
   });
 
-  it('choosing a model re-runs the probe with it (untargeted, same ε)', async () => {
+  it('choosing a model re-runs the shown attack with it (same parameters, untargeted)', async () => {
     const conn = connectorWithModels(MODELS);
     render(<App connector={conn} />);
     const select = (await screen.findByTestId('model')) as HTMLSelectElement;
     fireEvent.change(select, { target: { value: 'fashion-cnn' } });
     await waitFor(() => expect(conn.runs).toHaveLength(1));
-    expect(conn.runs[0].modelId).toBe('fashion-cnn');
-    expect(conn.runs[0].target).toBeNull();
+    expect(conn.runs[0]).toEqual({ attack: 'fgsm', params: { eps: 0.1, norm: 'inf' }, target: null, modelId: 'fashion-cnn' });
     await waitFor(() => expect((screen.getByTestId('model') as HTMLSelectElement).value).toBe('fashion-cnn'));
+  });
+
+  it('choosing a model re-runs the attack set in the controls, target reset', async () => {
+    const cw = attackMeta('cw-l2');
+    if (!cw) throw new Error('no CW spec');
+    const conn = connectorWithModels(MODELS);
+    render(<App connector={conn} />);
+    await screen.findByTestId('model');
+    fireEvent.change(screen.getByTestId('attack'), { target: { value: 'cw-l2' } });
+    fireEvent.input(screen.getByTestId('param-confidence'), { target: { value: '5' } });
+    fireEvent.input(screen.getByTestId('param-binarySteps'), { target: { value: '4' } });
+    fireEvent.change(screen.getByTestId('target'), { target: { value: '3' } });
+    fireEvent.change(screen.getByTestId('model'), { target: { value: 'mnist-lr-3v7' } });
+    await waitFor(() => expect(conn.runs).toHaveLength(1));
+    expect(conn.runs[0]).toEqual({
+      attack: 'cw-l2',
+      params: { ...defaultParams(cw), confidence: 5, binarySteps: 4 },
+      target: null,
+      modelId: 'mnist-lr-3v7',
+    });
   });
 
   it('is hidden when the model list cannot be had, and the result still shows', async () => {

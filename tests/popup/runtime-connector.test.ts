@@ -5,7 +5,7 @@ import type { ProbeState } from '../../src/protocol/types';
 import { createRuntimeConnector, unwrapReply } from '../../src/popup/runtime-connector';
 import { resolveTabId, tabIdFromSearch } from '../../src/popup/tab-id';
 
-const idle: ProbeState = { status: 'idle', job: 0, tabId: 7, backend: null, modelId: 'mnist-cnn', result: null, error: null, stage: null };
+const idle: ProbeState = { status: 'idle', job: 0, tabId: 7, backend: null, modelId: 'mnist-cnn', result: null, error: null, stage: null, progress: null };
 
 function fakeSend(reply: unknown) {
   const sent: Envelope[] = [];
@@ -30,11 +30,16 @@ describe('createRuntimeConnector', () => {
     const { sent, send } = fakeSend({ ok: true, data: idle });
     const c = createRuntimeConnector(7, send);
     await c.getState();
-    await c.runFgsm({ eps: 0.2, target: 3, modelId: 'mnist-cnn' });
+    await c.runAttack({ attack: 'bim', params: { eps: 0.2, stepSize: 0.01, steps: 10, norm: 'inf', randomStart: true }, target: 3, modelId: 'mnist-cnn' });
+    await c.cancel();
     await c.listModels();
     expect(sent).toEqual([
       { type: 'probe/get-state', payload: { tabId: 7 } },
-      { type: 'probe/run-fgsm', payload: { tabId: 7, modelId: 'mnist-cnn', eps: 0.2, target: 3 } },
+      {
+        type: 'probe/run-attack',
+        payload: { tabId: 7, modelId: 'mnist-cnn', attack: 'bim', params: { eps: 0.2, stepSize: 0.01, steps: 10, norm: 'inf', randomStart: true }, target: 3 },
+      },
+      { type: 'probe/cancel', payload: { tabId: 7 } },
       { type: 'probe/list-models', payload: {} },
     ]);
     for (const e of sent) expect(parseMessage(e)).toEqual(e);
@@ -42,8 +47,13 @@ describe('createRuntimeConnector', () => {
 
   it('sends tabId null when the tab is unknown', async () => {
     const { sent, send } = fakeSend({ ok: true, data: idle });
-    await createRuntimeConnector(null, send).runFgsm({ eps: 0, target: null, modelId: 'm' });
-    expect(sent[0]).toEqual({ type: 'probe/run-fgsm', payload: { tabId: null, modelId: 'm', eps: 0, target: null } });
+    const c = createRuntimeConnector(null, send);
+    await c.runAttack({ attack: 'fgsm', params: { eps: 0, norm: 'inf' }, target: null, modelId: 'm' });
+    await c.cancel();
+    expect(sent).toEqual([
+      { type: 'probe/run-attack', payload: { tabId: null, modelId: 'm', attack: 'fgsm', params: { eps: 0, norm: 'inf' }, target: null } },
+      { type: 'probe/cancel', payload: { tabId: null } },
+    ]);
   });
 
   it('unwraps ok:true replies', async () => {

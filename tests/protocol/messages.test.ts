@@ -10,12 +10,17 @@ describe('parseMessage', () => {
   it('accepts every well-formed message and returns a typed copy', () => {
     expect(parseMessage({ type: 'probe/get-state', payload: { tabId: 3 } })).toEqual({ type: 'probe/get-state', payload: { tabId: 3 } });
     expect(parseMessage({ type: 'probe/get-state', payload: {} })).toEqual({ type: 'probe/get-state', payload: { tabId: null } });
-    expect(parseMessage({ type: 'probe/run-fgsm', payload: { tabId: null, modelId: 'mnist-lenet', eps: 0.1, target: 3 } }).payload).toEqual({
+    expect(parseMessage({ type: 'probe/run-attack', payload: { tabId: null, modelId: 'mnist-lenet', attack: 'fgsm', params: { eps: 0.1 }, target: 3 } }).payload).toEqual({
       tabId: null,
       modelId: 'mnist-lenet',
-      eps: 0.1,
+      attack: 'fgsm',
+      // Parameters come back complete: defaults filled in.
+      params: { eps: 0.1, norm: 'inf' },
       target: 3,
     });
+    expect(parseMessage({ type: 'probe/run-attack', payload: { tabId: 2, modelId: 'mnist-lenet', attack: 'jsma', params: {}, target: null } }).payload)
+      .toMatchObject({ attack: 'jsma', params: { theta: '+1', maxDistortion: 0.145 } });
+    expect(parseMessage({ type: 'probe/cancel', payload: { tabId: 2 } }).payload).toEqual({ tabId: 2 });
     expect(parseMessage({ type: 'probe/list-models', payload: {} }).type).toBe('probe/list-models');
     expect(parseMessage({ type: 'content/capture', payload: { srcUrl: 'http://x/a.png', maxSide: 64 } }).type).toBe('content/capture');
   });
@@ -27,14 +32,22 @@ describe('parseMessage', () => {
     ['unknown type', { type: 'probe/explode', payload: {} }],
     ['prototype key as type', { type: 'toString', payload: {} }],
     ['missing payload', { type: 'probe/get-state' }],
-    ['NaN eps', { type: 'probe/run-fgsm', payload: { tabId: 1, modelId: 'mnist-lenet', eps: Number.NaN, target: null } }],
-    ['negative eps', { type: 'probe/run-fgsm', payload: { tabId: 1, modelId: 'mnist-lenet', eps: -0.1, target: null } }],
-    ['huge eps', { type: 'probe/run-fgsm', payload: { tabId: 1, modelId: 'mnist-lenet', eps: 1e9, target: null } }],
-    ['string eps', { type: 'probe/run-fgsm', payload: { tabId: 1, modelId: 'mnist-lenet', eps: '0.1', target: null } }],
-    ['fractional target', { type: 'probe/run-fgsm', payload: { tabId: 1, modelId: 'mnist-lenet', eps: 0.1, target: 1.5 } }],
+    ['NaN eps', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'fgsm', params: { eps: Number.NaN }, target: null } }],
+    ['negative eps', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'fgsm', params: { eps: -0.1 }, target: null } }],
+    ['huge eps', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'fgsm', params: { eps: 1e9 }, target: null } }],
+    ['string eps', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'fgsm', params: { eps: '0.1' }, target: null } }],
+    ['fractional target', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'fgsm', params: { eps: 0.1 }, target: 1.5 } }],
+    ['unknown attack', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'rowhammer', params: {}, target: null } }],
+    ['unknown param', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'bim', params: { stepz: 3 }, target: null } }],
+    ['fractional steps', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'bim', params: { steps: 2.5 }, target: null } }],
+    ['unknown choice', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'jsma', params: { theta: '0' }, target: null } }],
+    ['object param', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'fgsm', params: { eps: { valueOf: 1 } }, target: null } }],
+    ['array params', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'fgsm', params: [0.1], target: null } }],
+    ['string boolean', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'mnist-lenet', attack: 'bim', params: { randomStart: 'true' }, target: null } }],
+    ['cancel with extra', { type: 'probe/cancel', payload: { tabId: 1, all: true } }],
     ['negative tab', { type: 'probe/get-state', payload: { tabId: -4 } }],
-    ['bad model id', { type: 'probe/run-fgsm', payload: { tabId: 1, modelId: '../../etc/passwd', eps: 0.1, target: null } }],
-    ['huge model id', { type: 'probe/run-fgsm', payload: { tabId: 1, modelId: 'a'.repeat(10_000), eps: 0.1, target: null } }],
+    ['bad model id', { type: 'probe/run-attack', payload: { tabId: 1, modelId: '../../etc/passwd', attack: 'fgsm', params: { eps: 0.1 }, target: null } }],
+    ['huge model id', { type: 'probe/run-attack', payload: { tabId: 1, modelId: 'a'.repeat(10_000), attack: 'fgsm', params: { eps: 0.1 }, target: null } }],
     ['extra field', { type: 'probe/get-state', payload: { tabId: 1, evil: true } }],
     ['huge url', { type: 'content/capture', payload: { srcUrl: 'x'.repeat(100_000), maxSide: 64 } }],
     ['zero side', { type: 'content/capture', payload: { srcUrl: 'http://x/a.png', maxSide: 0 } }],
@@ -49,8 +62,8 @@ describe('parseMessage', () => {
     const junk = (depth: number): unknown => {
       const r = rnd();
       if (depth > 2 || r < 0.3) return [null, undefined, 0, -1, 1e308, Number.NaN, '', 'x', true, {}, []][Math.floor(rnd() * 11)];
-      if (r < 0.6) return Object.fromEntries([['type', Object.keys(SENDERS)[Math.floor(rnd() * 4)]], ['payload', junk(depth + 1)]]);
-      return { tabId: junk(depth + 1), modelId: junk(depth + 1), eps: junk(depth + 1), target: junk(depth + 1), srcUrl: junk(depth + 1), maxSide: junk(depth + 1) };
+      if (r < 0.6) return Object.fromEntries([['type', Object.keys(SENDERS)[Math.floor(rnd() * Object.keys(SENDERS).length)]], ['payload', junk(depth + 1)]]);
+      return { tabId: junk(depth + 1), modelId: junk(depth + 1), attack: junk(depth + 1), params: junk(depth + 1), target: junk(depth + 1), srcUrl: junk(depth + 1), maxSide: junk(depth + 1) };
     };
     for (let i = 0; i < 2000; i++) {
       const raw = junk(0);
@@ -64,7 +77,7 @@ describe('parseMessage', () => {
 });
 
 describe('sender checks', () => {
-  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-fgsm', 'probe/list-models'];
+  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-attack', 'probe/cancel', 'probe/list-models'];
   it.each(popupOnly)('%s: only extension pages of this extension', (type) => {
     expect(senderAllowed(type, popup, ID, ORIGIN)).toBe(true);
     expect(senderAllowed(type, { ...popup, id: 'other' }, ID, ORIGIN)).toBe(false);

@@ -2,8 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
 import type { Classifier } from '../models/types';
 import { crossEntropyGradient } from './gradients';
-
-export type Norm = 'inf' | 2;
+import type { Norm } from './types';
 
 export interface FgsmOptions {
   /** Size of the step in the chosen norm (pixel units of the model's input range). */

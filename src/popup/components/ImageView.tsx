@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import type { GrayImage } from '../../protocol/types';
-import { drawGray } from '../draw';
+import { drawGray, drawRgba, highlightChanges, isDrawable } from '../draw';
 
 export interface ImageViewProps {
   readonly image: GrayImage;
@@ -12,14 +12,19 @@ export interface ImageViewProps {
   readonly testId?: string;
   /** Displayed side in CSS pixels (the canvas keeps its natural size and is scaled). */
   readonly size?: number;
+  /** A change of `image` (same layout): its non-zero pixels are painted in colour over a dimmed `image`. */
+  readonly changes?: GrayImage;
 }
 
 /** A grayscale image drawn on a canvas, scaled up with crisp pixels. */
-export function ImageView({ image, caption, alt, testId, size = 112 }: ImageViewProps) {
+export function ImageView({ image, caption, alt, testId, size = 112, changes }: ImageViewProps) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
-    if (ref.current) drawGray(ref.current, image);
-  }, [image]);
+    const canvas = ref.current;
+    if (!canvas) return;
+    if (changes && isDrawable(image)) drawRgba(canvas, image.width, image.height, highlightChanges(image, changes));
+    else drawGray(canvas, image);
+  }, [image, changes]);
   return (
     <figure class="image-view" data-testid={testId}>
       <canvas

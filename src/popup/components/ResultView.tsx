@@ -1,7 +1,8 @@
-import type { FgsmParams, ModelInfo, ProbeResult } from '../../protocol/types';
+import type { AttackChoice, ModelInfo, ProbeResult } from '../../protocol/types';
+import { parseDraft } from '../attack-draft';
 import { formatPercent, truncateMiddle } from '../format';
+import { AttackPanel, useAttackDraft } from './AttackPanel';
 import { Bars } from './Bars';
-import { FgsmPanel } from './FgsmPanel';
 import { ImageView } from './ImageView';
 import { ModelPicker } from './ModelPicker';
 
@@ -15,12 +16,19 @@ export interface ResultViewProps {
   readonly stale?: boolean;
   /** Models to choose from (empty: no picker). */
   readonly models?: readonly ModelInfo[];
-  /** Run FGSM with `params`, on another model when `modelId` is given. */
-  readonly onRunFgsm: (params: FgsmParams, modelId?: string) => void;
+  /** Run an attack, on another model when `modelId` is given. */
+  readonly onRunAttack: (choice: AttackChoice, modelId?: string) => void;
 }
 
-/** A finished probe: the model's view, its prediction, the FGSM panel and a footer. */
-export function ResultView({ result, backend, modelId, busy, stale = false, models = [], onRunFgsm }: ResultViewProps) {
+/** A finished probe: the model's view, its prediction, the attack lab and a footer. */
+export function ResultView({ result, backend, modelId, busy, stale = false, models = [], onRunAttack }: ResultViewProps) {
+  const [draft, setDraft] = useAttackDraft(result.id, result.attack.choice);
+  /** A model switch re-runs the attack in the controls (else the one shown), untargeted: class indices differ between models. */
+  const switchModel = (id: string) => {
+    const parsed = parseDraft(draft);
+    const choice = parsed.ok ? parsed.choice : result.attack.choice;
+    onRunAttack({ ...choice, target: null }, id);
+  };
   const pred = result.prediction;
   const conf = pred.probs[pred.label] ?? Number.NaN;
   const src = result.source;
@@ -33,7 +41,7 @@ export function ResultView({ result, backend, modelId, busy, stale = false, mode
             models={models}
             value={modelId || result.modelId}
             disabled={busy || stale}
-            onChange={(id) => onRunFgsm({ eps: result.fgsm.params.eps, target: null }, id)}
+            onChange={switchModel}
           />
         </div>
         <div class="clean-grid">
@@ -70,13 +78,15 @@ export function ResultView({ result, backend, modelId, busy, stale = false, mode
         </div>
       </section>
 
-      <FgsmPanel
+      <AttackPanel
         input={result.input}
         cleanLabel={pred.label}
         classNames={result.classNames}
-        outcome={result.fgsm}
+        outcome={result.attack}
+        draft={draft}
+        onDraftChange={setDraft}
         busy={busy || stale}
-        onRun={onRunFgsm}
+        onRun={(choice) => onRunAttack(choice)}
       />
 
       <footer class="footer">

@@ -1,0 +1,434 @@
+import * as tf from '@tensorflow/tfjs';
+import { ProbeError } from '../errors';
+import type { Classifier } from '../models/types';
+import { readLabels } from './cw';
+import { stepper, type StepControl, type TraceEntry } from './types';
+
+export interface LbfgsOptions {
+  /** Target labels l [n] (int): the attack is targeted, as in the paper. */
+  readonly targets: tf.Tensor1D;
+  /** The first constant c of c·‖r‖₂² + loss_f(x + r, l) (default 1e-2: a weak distance penalty, so the first solve succeeds). */
+  readonly initialConst?: number;
+  /** Constants c tried per image (default 10). */
+  readonly searchSteps?: number;
+  /** Projected L-BFGS iterations per constant (default 100). */
+  readonly maxIterations?: number;
+  /** L-BFGS memory m: correction pairs kept (default 10). */
+  readonly history?: number;
+}
+
+export interface LbfgsResult {
+  /** The smallest-L2 adversarial found per image (classified as its target); the input itself where none was found. Caller disposes. */
+  readonly adv: tf.Tensor4D;
+  /** Per image: the model classifies `adv` as the target. */
+  readonly success: boolean[];
+  /** One entry per constant tried. */
+  readonly trace: TraceEntry[];
+}
+
+export const LBFGS_DEFAULTS = {
+  initialConst: 1e-2,
+  searchSteps: 10,
+  maxIterations: 100,
+  history: 10,
+} as const;
+
+/** Armijo sufficient-decrease parameter, halvings per line search, and the stopping tolerances. */
+const ARMIJO = 1e-4;
+const MAX_HALVINGS = 20;
+const PG_TOL = 1e-5;
+const F_TOL = 1e-9;
+
+function checkNumber(name: string, v: number, ok: (v: number) => boolean, what: string): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
+    throw new ProbeError('BAD_INPUT', `L-BFGS: ${name} must be ${what}, got ${String(v)}`);
+  }
+}
+
+const dot = (a: Float64Array, b: Float64Array): number => {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += a[j] * b[j];
+  return s;
+};
+
+/** One image's projected L-BFGS state at the current constant. */
+interface Solver {
+  x: Float64Array;
+  f: number;
+  g: Float64Array;
+  readonly s: Float64Array[];
+  readonly y: Float64Array[];
+  iter: number;
+  done: boolean;
+  /** Line search: direction, step, trial point and its directional decrease g·(xt − x). */
+  d: Float64Array;
+  alpha: number;
+  halvings: number;
+  xt: Float64Array;
+  gdt: number;
+  /** Decrease of f at the last accepted step. */
+  fDrop: number;
+}
+
+/** What one batched evaluation returns per row: the objective, its gradient and the logits. */
+interface Evaluation {
+  readonly f: number;
+  readonly g: Float64Array;
+  readonly hit: boolean;
+}
+
+/**
+ * The box-constrained L-BFGS attack of Szegedy et al., "Intriguing properties of neural networks"
+ * (ICLR 2014), §4.1: for a target label l, minimise c·‖r‖₂² + loss_f(x + r, l) subject to
+ * x + r ∈ [lo, hi]^m, where loss_f is the softmax cross-entropy of the logits. The paper writes
+ * c·|r|; we penalise the squared L2 norm (smooth at r = 0). The paper line-searches c for the
+ * trade-off where the minimiser still satisfies f(x + r) = l; here each image searches c
+ * geometrically (×10 while every solve succeeds, ÷10 while none does, then bisection in log c
+ * between the largest success and the smallest failure), and the smallest-L2 point classified as
+ * l seen during any solve is returned.
+ *
+ * The minimiser is a projected L-BFGS: two-loop recursion on the free variables (those not held at
+ * a bound by the gradient), projection onto the box, backtracking (Armijo) line search. The per-image
+ * vectors live in Float64Arrays; losses and gradients are computed batched on tensors.
+ */
+export async function lbfgs(model: Classifier, x: tf.Tensor4D, opts: LbfgsOptions, ctl?: StepControl): Promise<LbfgsResult> {
+  const initialConst = opts.initialConst ?? LBFGS_DEFAULTS.initialConst;
+  const searchSteps = opts.searchSteps ?? LBFGS_DEFAULTS.searchSteps;
+  const maxIterations = opts.maxIterations ?? LBFGS_DEFAULTS.maxIterations;
+  const history = opts.history ?? LBFGS_DEFAULTS.history;
+  checkNumber('initialConst', initialConst, (v) => v > 0, 'a finite number > 0');
+  checkNumber('searchSteps', searchSteps, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+  checkNumber('maxIterations', maxIterations, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+  checkNumber('history', history, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+  if (!opts.targets) throw new ProbeError('BAD_INPUT', 'L-BFGS: the attack needs target labels (targets)');
+  if (x.rank !== 4) throw new ProbeError('BAD_INPUT', `L-BFGS: the input must be a batch [n, h, w, c], got rank ${x.rank}`);
+  const classes = model.classNames.length;
+  if (classes < 2) throw new ProbeError('BAD_INPUT', 'L-BFGS needs a model with at least 2 classes');
+  const n = x.shape[0];
+  const { min: lo, max: hi } = model.inputRange;
+  if (!(hi > lo)) throw new ProbeError('BAD_INPUT', `L-BFGS: the model's input range [${lo}, ${hi}] is empty`);
+  const targets = await readLabels(opts.targets, n, classes, 'L-BFGS');
+  if (n === 0) return { adv: tf.clone(x), success: [], trace: [] };
+
+  const [, h, w, ch] = x.shape;
+  const dim = h * w * ch;
+  const step = stepper(ctl);
+  const trace: TraceEntry[] = [];
+
+  const x0 = new Float64Array(n * dim);
+  {
+    const data = await x.data();
+    for (let j = 0; j < data.length; j++) x0[j] = Math.min(hi, Math.max(lo, data[j]));
+  }
+  const row = (a: Float64Array, i: number): Float64Array => a.subarray(i * dim, (i + 1) * dim);
+
+  const consts = new Float64Array(n).fill(initialConst);
+  /** Largest c whose solve succeeded, smallest c whose solve failed (0 / ∞ when none yet). */
+  const okC = new Float64Array(n);
+  const failC = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const bestL2 = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const bestAdv = new Float32Array(n * dim);
+
+  /**
+   * Objective c·‖x′ − x‖² + CE(x′, l), its gradient and whether x′ is classified as l, for the
+   * images `rows` at the points `pts` (one batched forward and backward pass). Records successes.
+   */
+  const evaluate = async (rows: readonly number[], pts: readonly Float64Array[], c: Float64Array): Promise<Evaluation[]> => {
+    const k = rows.length;
+    const flat = new Float32Array(k * dim);
+    pts.forEach((p, j) => flat.set(p, j * dim));
+    const kept: tf.Tensor[] = [];
+    let grad: tf.Tensor;
+    try {
+      grad = tf.tidy(() => {
+        const xt = tf.tensor4d(flat, [k, h, w, ch]);
+        const oneHot = tf.oneHot(tf.tensor1d(rows.map((i) => targets[i]), 'int32'), classes);
+        return tf.grad((xv: tf.Tensor) => {
+          const z = model.logits(xv as tf.Tensor4D);
+          kept.push(tf.keep(z)); // the logits, kept out of the gradient's forward scope
+          return tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), oneHot)));
+        })(xt);
+      });
+    } catch (e) {
+      tf.dispose(kept);
+      throw e;
+    }
+    const logits = kept[0];
+    let gData: Float32Array;
+    let zData: Float32Array;
+    try {
+      [gData, zData] = (await Promise.all([grad.data(), logits.data()])) as [Float32Array, Float32Array];
+    } finally {
+      tf.dispose([grad, logits]);
+    }
+    const out: Evaluation[] = [];
+    for (let j = 0; j < k; j++) {
+      const i = rows[j];
+      const p = pts[j];
+      const t = targets[i];
+      // Cross-entropy from the logits in float64 (log-sum-exp), and whether t is the strict argmax.
+      let zMax = Number.NEGATIVE_INFINITY;
+      let otherMax = Number.NEGATIVE_INFINITY;
+      for (let q = 0; q < classes; q++) {
+        const v = zData[j * classes + q];
+        zMax = Math.max(zMax, v);
+        if (q !== t) otherMax = Math.max(otherMax, v);
+      }
+      let se = 0;
+      for (let q = 0; q < classes; q++) se += Math.exp(zData[j * classes + q] - zMax);
+      const ce = zMax + Math.log(se) - zData[j * classes + t];
+      const xi = row(x0, i);
+      let l2 = 0;
+      for (let q = 0; q < dim; q++) l2 += (p[q] - xi[q]) ** 2;
+      const f = c[i] * l2 + ce;
+      const g = new Float64Array(dim);
+      let finite = Number.isFinite(f);
+      for (let q = 0; q < dim; q++) {
+        g[q] = gData[j * dim + q] + 2 * c[i] * (p[q] - xi[q]);
+        if (!Number.isFinite(g[q])) finite = false;
+      }
+      if (!finite) {
+        throw new ProbeError(
+          'INTERNAL',
+          `L-BFGS: the loss or its gradient became non-finite for image ${i} (c = ${c[i].toPrecision(3)}); the model's logits are out of range`,
+        );
+      }
+      const hit = zData[j * classes + t] > otherMax;
+      if (hit && l2 < bestL2[i]) {
+        bestL2[i] = l2;
+        bestAdv.set(p, i * dim);
+      }
+      out.push({ f, g, hit });
+    }
+    return out;
+  };
+
+  for (let cs = 0; cs < searchSteps; cs++) {
+    let meanConst = 0;
+    for (let i = 0; i < n; i++) meanConst += consts[i] / n;
+    const phase = `constant ${cs + 1}/${searchSteps}`;
+    let evaluations = 0;
+    let doneIters = 0;
+    const progress = async (): Promise<void> => {
+      let successes = 0;
+      for (let i = 0; i < n; i++) if (Number.isFinite(bestL2[i])) successes++;
+      await step({
+        done: cs * maxIterations + doneIters,
+        total: searchSteps * maxIterations,
+        phase,
+        info: { searchStep: cs + 1, iteration: doneIters, meanConst, successes },
+      });
+    };
+
+    // Start every solve at r = 0.
+    const all = Array.from({ length: n }, (_, i) => i);
+    const starts = all.map((i) => Float64Array.from(row(x0, i)));
+    const first = await evaluate(all, starts, consts);
+    evaluations++;
+    const solvers: Solver[] = all.map((i) => ({
+      x: starts[i],
+      f: first[i].f,
+      g: first[i].g,
+      s: [],
+      y: [],
+      iter: 0,
+      done: false,
+      d: new Float64Array(dim),
+      alpha: 1,
+      halvings: 0,
+      xt: new Float64Array(dim),
+      gdt: 0,
+      fDrop: Number.POSITIVE_INFINITY,
+    }));
+    const lastHit = first.map((e) => e.hit);
+    // Already classified as the target: D(x, l) = x, nothing to solve.
+    all.forEach((i) => {
+      if (bestL2[i] === 0) solvers[i].done = true;
+    });
+    await progress();
+
+    while (solvers.some((s) => !s.done)) {
+      // Directions and first trial points.
+      const searching: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const sv = solvers[i];
+        if (sv.done) continue;
+        if (projectedGradientNorm(sv.x, sv.g, lo, hi) < PG_TOL) {
+          sv.done = true;
+          continue;
+        }
+        direction(sv, lo, hi);
+        searching.push(i);
+      }
+      // Backtracking line search, batched over the images still searching.
+      let pending = searching;
+      while (pending.length > 0) {
+        for (const i of pending) trial(solvers[i], lo, hi);
+        const evals = await evaluate(pending, pending.map((i) => solvers[i].xt), consts);
+        evaluations++;
+        const next: number[] = [];
+        pending.forEach((i, j) => {
+          const sv = solvers[i];
+          const e = evals[j];
+          if (e.f <= sv.f + ARMIJO * sv.gdt) {
+            accept(sv, e, history);
+            lastHit[i] = e.hit;
+            if (sv.iter >= maxIterations || sv.fDrop <= F_TOL * Math.max(Math.abs(sv.f), Math.abs(sv.f + sv.fDrop), 1)) sv.done = true;
+          } else if (++sv.halvings >= MAX_HALVINGS) {
+            sv.done = true; // no decrease along the direction: a (local) minimum up to the line search's resolution
+          } else {
+            sv.alpha /= 2;
+            next.push(i);
+          }
+        });
+        pending = next;
+        await progress();
+      }
+      doneIters = Math.max(0, ...solvers.map((s) => s.iter));
+    }
+
+    // Search over c, per image: success at c → try a larger c (less distortion), failure → smaller.
+    let stepSuccesses = 0;
+    for (let i = 0; i < n; i++) {
+      const c = consts[i];
+      if (lastHit[i]) {
+        stepSuccesses++;
+        okC[i] = Math.max(okC[i], c);
+      } else {
+        failC[i] = Math.min(failC[i], c);
+      }
+      if (!Number.isFinite(failC[i])) consts[i] = okC[i] * 10;
+      else if (okC[i] === 0) consts[i] = failC[i] / 10;
+      else consts[i] = Math.sqrt(okC[i] * failC[i]);
+    }
+    let successes = 0;
+    let sumL2 = 0;
+    for (let i = 0; i < n; i++) {
+      if (Number.isFinite(bestL2[i])) {
+        successes++;
+        sumL2 += Math.sqrt(bestL2[i]);
+      }
+    }
+    trace.push({
+      step: cs,
+      info: {
+        searchStep: cs + 1,
+        meanConst,
+        stepSuccesses,
+        successes,
+        meanBestL2: successes > 0 ? sumL2 / successes : Number.NaN,
+        iterations: doneIters,
+        evaluations,
+      },
+    });
+  }
+
+  // Final check on the returned batch itself; failures return the input unchanged.
+  const { adv, ok } = tf.tidy(() => {
+    const cand = tf.tensor4d(bestAdv, [n, h, w, ch]);
+    const found = tf.logicalAnd(
+      tf.equal(tf.argMax(model.logits(cand), 1), tf.tensor1d(targets, 'int32')),
+      tf.tensor1d(Array.from(bestL2, (v) => Number.isFinite(v)), 'bool'),
+    );
+    return { adv: tf.where(tf.reshape(found, [n, 1, 1, 1]), cand, x) as tf.Tensor4D, ok: found };
+  });
+  const okData = await ok.data();
+  ok.dispose();
+  return { adv, success: Array.from(okData, (b) => b !== 0), trace };
+}
+
+/** ‖P(x − g) − x‖∞: zero exactly at a stationary point of the box-constrained problem. */
+function projectedGradientNorm(x: Float64Array, g: Float64Array, lo: number, hi: number): number {
+  let m = 0;
+  for (let j = 0; j < x.length; j++) m = Math.max(m, Math.abs(Math.min(hi, Math.max(lo, x[j] - g[j])) - x[j]));
+  return m;
+}
+
+/**
+ * The L-BFGS direction on the free variables (two-loop recursion, Nocedal & Wright alg. 7.4);
+ * variables at a bound whose gradient points out of the box are held fixed (d = 0). Falls back to
+ * steepest descent (and forgets the memory) when the result is not a descent direction.
+ */
+function direction(sv: Solver, lo: number, hi: number): void {
+  const { x, g, d } = sv;
+  const dim = x.length;
+  const free = new Uint8Array(dim);
+  for (let j = 0; j < dim; j++) free[j] = (x[j] <= lo && g[j] > 0) || (x[j] >= hi && g[j] < 0) ? 0 : 1;
+  const fdot = (a: Float64Array, b: Float64Array): number => {
+    let s = 0;
+    for (let j = 0; j < dim; j++) if (free[j]) s += a[j] * b[j];
+    return s;
+  };
+  const q = new Float64Array(dim);
+  for (let j = 0; j < dim; j++) q[j] = free[j] ? g[j] : 0;
+  const m = sv.s.length;
+  const rho = new Float64Array(m);
+  const a = new Float64Array(m);
+  let gamma = 0;
+  for (let k = m - 1; k >= 0; k--) {
+    const sy = fdot(sv.s[k], sv.y[k]);
+    if (!(sy > 1e-12)) continue; // curvature lost on the free subspace: skip the pair
+    rho[k] = 1 / sy;
+    if (gamma === 0) gamma = sy / fdot(sv.y[k], sv.y[k]);
+    a[k] = rho[k] * fdot(sv.s[k], q);
+    for (let j = 0; j < dim; j++) if (free[j]) q[j] -= a[k] * sv.y[k][j];
+  }
+  if (gamma === 0) {
+    // No curvature yet: a steepest-descent step of L2 length 1 (in pixel units) to start the line search.
+    gamma = 1 / Math.max(Math.sqrt(fdot(q, q)), 1e-12);
+  }
+  for (let j = 0; j < dim; j++) q[j] *= gamma;
+  for (let k = 0; k < m; k++) {
+    if (rho[k] === 0) continue;
+    const b = rho[k] * fdot(sv.y[k], q);
+    for (let j = 0; j < dim; j++) if (free[j]) q[j] += (a[k] - b) * sv.s[k][j];
+  }
+  let gd = 0;
+  for (let j = 0; j < dim; j++) {
+    d[j] = -q[j];
+    gd += g[j] * d[j];
+  }
+  if (!(gd < 0)) {
+    sv.s.length = 0;
+    sv.y.length = 0;
+    const gn = Math.max(Math.sqrt(fdot(g, g)), 1e-12);
+    for (let j = 0; j < dim; j++) d[j] = free[j] ? -g[j] / gn : 0;
+  }
+  sv.alpha = 1;
+  sv.halvings = 0;
+}
+
+/** The projected trial point P(x + α·d) and g·(xt − x) for the Armijo test. */
+function trial(sv: Solver, lo: number, hi: number): void {
+  const { x, d, xt, g } = sv;
+  let gdt = 0;
+  for (let j = 0; j < x.length; j++) {
+    xt[j] = Math.min(hi, Math.max(lo, x[j] + sv.alpha * d[j]));
+    gdt += g[j] * (xt[j] - x[j]);
+  }
+  sv.gdt = gdt;
+}
+
+/** Accepts the trial point: updates x, f, g and the correction pairs (kept when s·y > 0). */
+function accept(sv: Solver, e: Evaluation, history: number): void {
+  const dim = sv.x.length;
+  const s = new Float64Array(dim);
+  const y = new Float64Array(dim);
+  for (let j = 0; j < dim; j++) {
+    s[j] = sv.xt[j] - sv.x[j];
+    y[j] = e.g[j] - sv.g[j];
+  }
+  if (dot(s, y) > 1e-12) {
+    sv.s.push(s);
+    sv.y.push(y);
+    if (sv.s.length > history) {
+      sv.s.shift();
+      sv.y.shift();
+    }
+  }
+  sv.fDrop = sv.f - e.f;
+  sv.x = Float64Array.from(sv.xt);
+  sv.f = e.f;
+  sv.g = e.g;
+  sv.iter++;
+}
