@@ -53,6 +53,19 @@ describe('probe CLI', () => {
     expect(many.meanLinf).toBeLessThanOrEqual(0.3 + 1e-6);
   }, 300_000);
 
+  it('a VAE attack (Kos et al.) reports AS_target / AS_ignore-target and their 10×10 matrices', () => {
+    const r = probe('attack', '--attack', 'vae-classifier', '--targets', 'next', '--n', '20', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(o).toMatchObject({ attack: 'vae-classifier', targets: 'next', n: 20, attacked: 20, backend: 'wasm' });
+    expect(o.params).toMatchObject({ method: 'l2', lambda: 0.25, steps: 150 });
+    expect(o.asTargetMatrix).toHaveLength(10);
+    expect(o.counts.flat().reduce((a: number, b: number) => a + b, 0)).toBe(20);
+    expect(o.asTarget).toBeGreaterThan(0.6);
+    expect(o.asIgnoreTarget).toBeGreaterThanOrEqual(o.asTarget);
+    expect(o.meanL2).toBeGreaterThan(0);
+  }, 300_000);
+
   it('eps 0 changes nothing: success rate 0 and zero distortion', () => {
     const r = probe('attack', '--model', 'mnist-lenet', '--eps', '0', '--n', '100', '--json');
     expect(r.code, r.stderr).toBe(0);
