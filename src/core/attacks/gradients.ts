@@ -2,17 +2,38 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/types';
 
 /**
- * ∇ₓ J(x, y) for the softmax cross-entropy J = −log softmax(Z(x))_y, per example (summed loss).
- * Computed as the vector–Jacobian product of the logits with dJ/dZ = softmax(Z) − onehot(y),
- * where the y entry is formed as −Σ_{j≠y} p_j: keeps its full relative precision in float32
- * even when p_y rounds to 1 (confident examples, logit gap ≳ 16), where 1 − p_y would be 0.
+ * dJ/dZ of the softmax cross-entropy J = −log softmax(Z)_y: softmax(Z) − onehot(y), with the y entry
+ * formed as −Σ_{j≠y} p_j — it keeps its full relative precision in float32 even when p_y rounds to 1
+ * (confident examples, logit gap ≳ 16), where 1 − p_y would be 0.
+ */
+function crossEntropyDz(z: tf.Tensor, oneHot: tf.Tensor): tf.Tensor {
+  const p = tf.softmax(z);
+  const others = tf.mul(p, tf.sub(1, oneHot));
+  return tf.sub(others, tf.mul(oneHot, tf.sum(others, 1, true)));
+}
+
+/**
+ * A scalar whose gradient with respect to the logits is exactly crossEntropyDz(Z, onehot) (its
+ * value, Σ dJ/dZ ⊙ Z, is not used). Lets tf.grad produce ∇ₓJ as one forward and one backward pass.
+ */
+const crossEntropySurrogate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [z, oneHot, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const dz = crossEntropyDz(z, oneHot);
+  save([dz]);
+  return {
+    value: tf.sum(tf.mul(dz, z)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, saved[0]), tf.zerosLike(oneHot)],
+  };
+});
+
+/**
+ * ∇ₓ J(x, y) for the softmax cross-entropy J = −log softmax(Z(x))_y, per example (summed loss): the
+ * vector–Jacobian product of the logits with the stable dJ/dZ above, in one forward and one backward
+ * pass of the model.
  */
 export function crossEntropyGradient(model: Classifier, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor4D {
   return tf.tidy(() => {
     const oneHot = tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, model.classNames.length);
-    const p = tf.softmax(model.logits(x));
-    const others = tf.mul(p, tf.sub(1, oneHot));
-    const dJdZ = tf.sub(others, tf.mul(oneHot, tf.sum(others, 1, true)));
-    return tf.grad((xi: tf.Tensor) => model.logits(xi as tf.Tensor4D))(x, dJdZ) as tf.Tensor4D;
+    return tf.grad((xi: tf.Tensor) => crossEntropySurrogate(model.logits(xi as tf.Tensor4D), oneHot) as tf.Scalar)(x) as tf.Tensor4D;
   });
 }
