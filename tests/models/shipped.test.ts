@@ -26,9 +26,9 @@ const TARGETS: Record<string, number> = {
   'mnist-lr-3v7': 0.98,
   'mnist-lr-3v7-adv': 0,
   'mnist-maxout': 0.988,
-  // Issue target 98.8% not reached yet: 240×5 maxout with Goodfellow's objective (α = 0.5, ε = 0.25)
-  // reaches 97.1% clean (88.8% under FGSM); a 480-unit run followed the same validation curve.
-  'mnist-maxout-adv': 0.97,
+  // Issue target 98.8% not reached yet: adversarial fine-tuning of mnist-maxout (α = 0.5, ε = 0.25)
+  // gives 98.6% clean and 96.7% FGSM accuracy (from scratch: 97.1% / 88.8%).
+  'mnist-maxout-adv': 0.986,
   'mnist-ensemble-5': 0,
   'mnist-vae-clf': 0.95,
   'mnist-gpdnn': 0.99,
