@@ -4,17 +4,7 @@ import { loadFashionMnist, loadMnist, type Dataset, type Split } from '../src/cl
 
 export type TrainDataset = 'mnist' | 'fashion-mnist';
 
-/** Seeded PRNG (mulberry32): uniform [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../src/core/random';
 
 export function shuffleInPlace(a: Uint32Array, rand: () => number): void {
   for (let i = a.length - 1; i > 0; i--) {

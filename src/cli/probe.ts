@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError, toErrorInfo } from '../core/errors';
+import { mulberry32 } from '../core/random';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID } from '../core/models/vae-examples';
 import { reconstructionLabels, VaeAttackAccumulator } from '../core/metrics/vae-attack';
 import { CATALOG, catalogEntry, type DatasetId } from '../core/models/catalog';
@@ -157,11 +158,7 @@ async function runVaeAttack(a: Args, attack: VaeAttackSpec): Promise<Record<stri
   const examples = parseVaeExamples(JSON.parse(readFileSync(join(MODELS_DIR, VAE_ID, VAE_EXAMPLES_FILE), 'utf8')), vae.inputShape);
   const models = { vae, classifier };
   const acc = new VaeAttackAccumulator();
-  let rand = seed >>> 0;
-  const nextRand = (): number => {
-    rand = (rand * 1664525 + 1013904223) >>> 0;
-    return rand / 4294967296;
-  };
+  const nextRand = mulberry32(seed);
   const rows: { src: number; label: number; target: number }[] = [];
   for (let i = 0; i < n; i++) {
     const label = set.labels[i];

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { classifierFromLayersModel } from '../../src/core/models/layers';
 import type { Classifier } from '../../src/core/models/types';
+import { mulberry32 } from '../../src/core/random';
 
 /** A small seeded conv net (28×28×1 → 10 logits) for fast, model-independent attack tests. */
 export function tinyClassifier(seed = 1): Classifier {
@@ -18,14 +19,7 @@ export function tinyClassifier(seed = 1): Classifier {
 
 /** Deterministic pseudo-random images in [0,1] (mulberry32). */
 export function randomImages(n: number, seed = 7): tf.Tensor4D {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const data = new Float32Array(n * 784);
   for (let i = 0; i < data.length; i++) data[i] = next();
   return tf.tensor4d(data, [n, 28, 28, 1]);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32 } from '../../src/core/random';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../../src/cli/data';
 import { classifierFromLayersModel } from '../../src/core/models/layers';
@@ -10,19 +11,9 @@ beforeAll(async () => {
   await tf.ready();
 });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function syntheticDataset(labels: number[], seed = 3): Dataset {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const images = new Float32Array(labels.length * 784);
   for (let i = 0; i < images.length; i++) images[i] = r();
   return { images, labels: Uint8Array.from(labels), n: labels.length, rows: 28, cols: 28 };

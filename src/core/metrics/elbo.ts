@@ -6,6 +6,7 @@
  * All values are in nats per image.
  */
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32 } from '../random';
 import { hasDecodeLogits } from '../models/vae';
 import type { Vae } from '../models/types';
 
@@ -44,14 +45,7 @@ export interface ElboResult {
 
 /** Seeded standard-normal sampler (mulberry32 + Box–Muller): fills `out` and returns it. */
 export function normalSampler(seed: number): (out: Float32Array) => Float32Array {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   let spare: number | null = null;
   return (out) => {
     for (let i = 0; i < out.length; i++) {

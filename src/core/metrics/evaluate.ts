@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttackRun, ClassifierAttackSpec, ParamValues, StepControl } from '../attacks';
 import { ProbeError } from '../errors';
+import { mulberry32 } from '../random';
 import { distances } from '../attacks/distances';
 import type { Classifier } from '../models/types';
 
@@ -80,17 +81,6 @@ export interface EvaluateOptions {
   readonly ctl?: StepControl;
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Runs an attack over the first n labelled images, paper protocol: only images the model classifies
  * correctly are attacked; untargeted success = prediction ≠ true label; targeted success =
@@ -112,7 +102,7 @@ export async function evaluateAttack(
   const batch = Math.max(1, opts.batch ?? (targeted && mode === 'all' ? Math.max(1, Math.floor(100 / (C - 1))) : 100));
   const [h, w, c] = model.inputShape;
   const size = h * w * c;
-  const rand = mulberry(opts.seed ?? 1);
+  const rand = mulberry32(opts.seed ?? 1);
   const zeros = (): number[][] => Array.from({ length: C }, () => new Array<number>(C).fill(0));
   const pairs = targeted ? { count: zeros(), success: zeros(), l0FractionSuccessful: zeros() } : undefined;
   let clean = 0;

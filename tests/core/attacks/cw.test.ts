@@ -4,28 +4,17 @@ import { useNodeBackend } from '../../../src/cli/backend';
 import { loadMnist } from '../../../src/cli/data';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { cwL2, type CwL2Options } from '../../../src/core/attacks/cw';
-import { ProbeError } from '../../../src/core/errors';
 import type { Classifier } from '../../../src/core/models/types';
+import { argmax, codeOf, rowL2 } from '../../helpers/attacks';
 import { randomImages, tinyClassifier } from '../../helpers/tiny';
 
 /** Short settings for the tiny model: the contract, not Carlini's full schedule. */
 const FAST: CwL2Options = { binarySteps: 4, maxIterations: 100, learningRate: 0.05, initialConst: 0.1 };
 
-const argmax = (model: Classifier, x: tf.Tensor4D): number[] => tf.tidy(() => tf.argMax(model.logits(x), 1).arraySync() as number[]);
-const rowL2 = (a: tf.Tensor4D, b: tf.Tensor4D): number[] =>
-  tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(a, b)).reshape([a.shape[0], -1]), 1)).arraySync() as number[]);
 /** Z_t − max_{i≠t} Z_i per image. */
 const targetMargin = (model: Classifier, x: tf.Tensor4D, t: number[]): number[] => {
   const z = tf.tidy(() => model.logits(x).arraySync() as number[][]);
   return z.map((row, i) => row[t[i]] - Math.max(...row.filter((_, j) => j !== t[i])));
-};
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return e instanceof ProbeError ? e.code : `not a ProbeError: ${String(e)}`;
-  }
 };
 
 describe('cwL2 (tiny model, cpu)', () => {

@@ -5,21 +5,10 @@ import { loadMnist } from '../../../src/cli/data';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { cwL2 } from '../../../src/core/attacks/cw';
 import { lbfgs, type LbfgsOptions } from '../../../src/core/attacks/lbfgs';
-import { ProbeError } from '../../../src/core/errors';
 import type { Classifier } from '../../../src/core/models/types';
+import { argmax, codeOf, rowL2 } from '../../helpers/attacks';
 import { randomImages, tinyClassifier } from '../../helpers/tiny';
 
-const argmax = (model: Classifier, x: tf.Tensor4D): number[] => tf.tidy(() => tf.argMax(model.logits(x), 1).arraySync() as number[]);
-const rowL2 = (a: tf.Tensor4D, b: tf.Tensor4D): number[] =>
-  tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(a, b)).reshape([a.shape[0], -1]), 1)).arraySync() as number[]);
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return e instanceof ProbeError ? e.code : `not a ProbeError: ${String(e)}`;
-  }
-};
 
 describe('lbfgs (Szegedy et al.; tiny model, cpu)', () => {
   let model: Classifier;
