@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttackChoice, AttackOutcome, GrayImage, Prediction, VaeOutcome } from '../protocol/types';
-import { requireAttack, resolveParams, type AttackRun, type StepControl, type VaeAttackModels } from './attacks';
+import { requireAttack, resolveParams, runnerUpClasses, type AttackRun, type StepControl, type VaeAttackModels } from './attacks';
 import { distancesOf } from './attacks/distances';
 import { ProbeError } from './errors';
 import type { Classifier } from './models/types';
@@ -67,11 +67,7 @@ export async function attackOne(
       // The runner-up class of the model that is attacked.
       const scorer = spec.model === 'vae' ? vae?.models.classifier : model;
       if (!scorer) throw new ProbeError('BAD_INPUT', `${spec.id} needs the VAE models`);
-      const r = tf.tidy(() => {
-        const z = scorer.logits(x);
-        const own = tf.argMax(z, 1) as tf.Tensor1D;
-        return tf.argMax(tf.where(tf.cast(tf.oneHot(own, z.shape[1]), 'bool'), tf.fill(z.shape, -Infinity), z), 1);
-      });
+      const r = runnerUpClasses(scorer, x);
       target = (await r.data())[0];
       r.dispose();
     }

@@ -99,6 +99,16 @@ describe('ProbeService', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('a targeted-only attack without a target aims at the runner-up class', async () => {
+    const svc = new ProbeService(deps());
+    const first = await svc.probeImage({ tabId: 10, frameId: 0, srcUrl: 'http://x/d7.png', pageUrl: '' });
+    const probs = first.result!.prediction.probs;
+    const runnerUp = probs.map((p, i) => [p, i] as const).filter(([, i]) => i !== first.result!.prediction.label).sort((a, b) => b[0] - a[0])[0][1];
+    const st = await svc.rerunAttack(10, 'mnist-lenet', { attack: 'jsma', params: {}, target: null });
+    expect(st.result!.attack.choice.target).toBe(runnerUp);
+    expect(st.result!.attack.success).toBe(st.result!.attack.prediction.label === runnerUp);
+  });
+
   it('a newer request replaces a queued one of the same tab', async () => {
     const svc = new ProbeService(deps());
     await svc.probeImage({ tabId: 8, frameId: 0, srcUrl: 'http://x/d5.png', pageUrl: '' });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { loadMnist } from '../../src/cli/data';
 import { ProbeError } from '../../src/core/errors';
 import type { Classifier } from '../../src/core/models/types';
 
@@ -18,3 +19,10 @@ export const codeOf = async (p: Promise<unknown>): Promise<string | undefined> =
     return e instanceof ProbeError ? e.code : `not a ProbeError: ${String(e)}`;
   }
 };
+
+/** The first n MNIST test images and their (label + 1) mod 10 targets (caller disposes x and y). */
+export function firstTestImagesWithNextTargets(n: number): { x: tf.Tensor4D; y: tf.Tensor1D; targets: number[] } {
+  const ds = loadMnist('test');
+  const targets = Array.from(ds.labels.slice(0, n), (l) => (l + 1) % 10);
+  return { x: tf.tensor4d(ds.images.slice(0, n * 784), [n, 28, 28, 1]), y: tf.tensor1d(targets, 'int32'), targets };
+}

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
-import { loadMnist } from '../../../src/cli/data';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { cwL2, type CwL2Options } from '../../../src/core/attacks/cw';
 import type { Classifier } from '../../../src/core/models/types';
-import { argmax, codeOf, rowL2 } from '../../helpers/attacks';
+import { argmax, codeOf, firstTestImagesWithNextTargets, rowL2 } from '../../helpers/attacks';
 import { randomImages, tinyClassifier } from '../../helpers/tiny';
 
 /** Short settings for the tiny model: the contract, not Carlini's full schedule. */
@@ -191,10 +190,7 @@ describe('cwL2 on the shipped mnist-lenet (wasm)', () => {
 
   it('targeted (label + 1) on 10 test images: 100 % success, mean L2 < 2.5', async () => {
     const n = 10;
-    const ds = loadMnist('test');
-    const x = tf.tensor4d(ds.images.slice(0, n * 784), [n, 28, 28, 1]);
-    const targets = Array.from(ds.labels.slice(0, n), (l) => (l + 1) % 10);
-    const y = tf.tensor1d(targets, 'int32');
+    const { x, y, targets } = firstTestImagesWithNextTargets(n);
     // A short schedule (c starts where lenet's boundary is; larger Adam steps): Carlini's defaults
     // (9 × ≤1000 steps from c = 1e-3) reach mean L2 ≈ 2.06 on these images but take minutes here.
     const r = await cwL2(model, x, { y, targeted: true, binarySteps: 4, maxIterations: 150, learningRate: 0.1, initialConst: 1 });

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
-import { loadMnist } from '../../../src/cli/data';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { cwL2 } from '../../../src/core/attacks/cw';
 import { lbfgs, type LbfgsOptions } from '../../../src/core/attacks/lbfgs';
 import type { Classifier } from '../../../src/core/models/types';
-import { argmax, codeOf, rowL2 } from '../../helpers/attacks';
+import { argmax, codeOf, firstTestImagesWithNextTargets, rowL2 } from '../../helpers/attacks';
 import { randomImages, tinyClassifier } from '../../helpers/tiny';
 
 
@@ -134,10 +133,7 @@ describe('lbfgs on the shipped mnist-lenet (wasm)', () => {
 
   it('targeted (label + 1) on 3 test images: all succeed, with distortion on a par with CW-L2', async () => {
     const n = 3;
-    const ds = loadMnist('test');
-    const x = tf.tensor4d(ds.images.slice(0, n * 784), [n, 28, 28, 1]);
-    const targets = Array.from(ds.labels.slice(0, n), (l) => (l + 1) % 10);
-    const y = tf.tensor1d(targets, 'int32');
+    const { x, y, targets } = firstTestImagesWithNextTargets(n);
     const r = await lbfgs(model, x, { targets: y, searchSteps: 6, maxIterations: 40, initialConst: 0.3 });
     expect(r.success).toEqual([true, true, true]);
     expect(argmax(model, r.adv)).toEqual(targets);
