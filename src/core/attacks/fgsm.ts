@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { deviceScalar } from '../tensors';
 import type { Classifier } from '../models/types';
 import { crossEntropyGradient } from './gradients';
 import type { Norm } from './types';
@@ -36,10 +37,10 @@ export function fgsm(model: Classifier, x: tf.Tensor4D, opts: FgsmOptions): tf.T
     } else {
       const n = x.shape[0];
       const flat = grad.reshape([n, -1]);
-      const l2 = tf.maximum(tf.sqrt(tf.sum(tf.square(flat), 1, true)), 1e-12);
+      const l2 = tf.maximum(tf.sqrt(tf.sum(tf.square(flat), 1, true)), deviceScalar(1e-12));
       step = tf.div(flat, l2).reshape(x.shape);
     }
-    const signed = tf.mul(step, targeted ? -eps : eps);
+    const signed = tf.mul(step, deviceScalar(targeted ? -eps : eps));
     return tf.clipByValue(tf.add(x, signed), min, max) as tf.Tensor4D;
   });
 }

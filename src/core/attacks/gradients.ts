@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/types';
+import { deviceScalar } from '../tensors';
 
 /**
  * dJ/dZ of the softmax cross-entropy J = −log softmax(Z)_y: softmax(Z) − onehot(y), with the y entry
@@ -8,7 +9,7 @@ import type { Classifier } from '../models/types';
  */
 function crossEntropyDz(z: tf.Tensor, oneHot: tf.Tensor): tf.Tensor {
   const p = tf.softmax(z);
-  const others = tf.mul(p, tf.sub(1, oneHot));
+  const others = tf.sub(p, tf.mul(p, oneHot)); // p ⊙ (1 − onehot), with no JS number (an upload per call on WebGPU)
   return tf.sub(others, tf.mul(oneHot, tf.sum(others, 1, true)));
 }
 
@@ -34,6 +35,7 @@ const crossEntropySurrogate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFu
 export function crossEntropyGradient(model: Classifier, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor4D {
   return tf.tidy(() => {
     const oneHot = tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, model.classNames.length);
-    return tf.grad((xi: tf.Tensor) => crossEntropySurrogate(model.logits(xi as tf.Tensor4D), oneHot) as tf.Scalar)(x) as tf.Tensor4D;
+    // dy made on the device: tf.grad's default seed is an upload (src/core/tensors.ts).
+    return tf.grad((xi: tf.Tensor) => crossEntropySurrogate(model.logits(xi as tf.Tensor4D), oneHot) as tf.Scalar)(x, deviceScalar(1)) as tf.Tensor4D;
   });
 }

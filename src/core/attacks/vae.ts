@@ -26,6 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { deviceScalars } from '../tensors';
 import type { Classifier, Vae } from '../models/types';
 import { hasDecodeLogits } from '../models/vae';
 import { stepper, type StepControl } from './types';
@@ -246,10 +247,17 @@ async function adamLoop(
   ctl: StepControl | undefined,
 ): Promise<tf.Tensor4D> {
   const { n, lambda, steps, learningRate } = r;
+  // Every number of the loop made once on the device (src/core/tensors.ts); Adam's bias corrections
+  // 1/(1 − β^t) as per-step tables (one upload each).
+  const k = {
+    ...deviceScalars({ delta: NORM_DELTA, lambda, b1: ADAM_B1, b1c: 1 - ADAM_B1, b2: ADAM_B2, b2c: 1 - ADAM_B2, lr: learningRate, eps: ADAM_EPS, dy: 1 }),
+    c1: tf.tensor1d(Float32Array.from({ length: steps }, (_, i) => 1 / (1 - ADAM_B1 ** (i + 1)))),
+    c2: tf.tensor1d(Float32Array.from({ length: steps }, (_, i) => 1 / (1 - ADAM_B2 ** (i + 1)))),
+  };
   const objective = (xi: tf.Tensor): tf.Scalar => {
     const d = tf.reshape(tf.sub(xi, x), [n, -1]);
-    const dist = tf.sqrt(tf.add(tf.sum(tf.square(d), 1), NORM_DELTA));
-    return tf.sum(tf.add(attackLoss.loss(xi as tf.Tensor4D), tf.mul(dist, lambda)));
+    const dist = tf.sqrt(tf.add(tf.sum(tf.square(d), 1), k.delta));
+    return tf.sum(tf.add(attackLoss.loss(xi as tf.Tensor4D), tf.mul(dist, k.lambda)));
   };
   let xs = tf.clone(x);
   let mom = tf.zerosLike(x);
@@ -259,14 +267,13 @@ async function adamLoop(
   try {
     for (let i = 0; i < steps; i++) {
       await step({ done: i, total: steps, phase, ...(info ? { info } : {}) });
-      const t = i + 1;
       const [nx, nm, nv, value] = tf.tidy(() => {
-        const { value: v, grad } = tf.valueAndGrad(objective)(xs);
-        const m1 = tf.add(tf.mul(mom, ADAM_B1), tf.mul(grad, 1 - ADAM_B1));
-        const m2 = tf.add(tf.mul(vel, ADAM_B2), tf.mul(tf.square(grad), 1 - ADAM_B2));
-        const mHat = tf.div(m1, 1 - ADAM_B1 ** t);
-        const vHat = tf.div(m2, 1 - ADAM_B2 ** t);
-        const upd = tf.div(tf.mul(mHat, learningRate), tf.add(tf.sqrt(vHat), ADAM_EPS));
+        const { value: v, grad } = tf.valueAndGrad(objective)(xs, k.dy);
+        const m1 = tf.add(tf.mul(mom, k.b1), tf.mul(grad, k.b1c));
+        const m2 = tf.add(tf.mul(vel, k.b2), tf.mul(tf.square(grad), k.b2c));
+        const mHat = tf.mul(m1, tf.slice(k.c1, [i], [1]));
+        const vHat = tf.mul(m2, tf.slice(k.c2, [i], [1]));
+        const upd = tf.div(tf.mul(mHat, k.lr), tf.add(tf.sqrt(vHat), k.eps));
         const next = tf.clipByValue(tf.sub(xs, upd), min, max);
         return [next, m1, m2, v] as const;
       });
@@ -288,6 +295,7 @@ async function adamLoop(
   } finally {
     mom.dispose();
     vel.dispose();
+    tf.dispose(Object.values(k));
   }
   return xs;
 }

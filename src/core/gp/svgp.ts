@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { rbf, rbfDiag, type RbfParams } from './kernel';
-import { cholInverse, lowerMask } from './linalg';
+import { choleskyWithJitterJs, cholInverse, invertLowerJs, lowerMask } from './linalg';
 import { robustMaxExpectedLogLik, DEFAULT_BETA, DEFAULT_QUADRATURE_POINTS } from './likelihood';
 
 /** Default jitter added to the diagonal of Kzz, relative to the kernel variance. */
@@ -36,6 +36,24 @@ export function inducingInverseFactor(p: Pick<SvgpParams, 'z' | 'kernel' | 'jitt
     const kzz = tf.add(rbf(p.z, p.z, p.kernel), tf.mul(tf.eye(m), tf.mul(p.kernel.variance, p.jitter))) as tf.Tensor2D;
     return cholInverse(kzz);
   });
+}
+
+/**
+ * The same L⁻¹ as {@link inducingInverseFactor}, not differentiable, read back asynchronously: for fixed Z
+ * and kernel at load time, on backends where a synchronous read is slow or unavailable (WebGPU: no
+ * `dataSync` in a service worker or in Node).
+ */
+export async function inducingInverseFactorAsync(p: Pick<SvgpParams, 'z' | 'kernel' | 'jitter'>): Promise<tf.Tensor2D> {
+  const m = p.z.shape[0];
+  const kzz = tf.tidy(() => tf.add(rbf(p.z, p.z, p.kernel), tf.mul(tf.eye(m), tf.mul(p.kernel.variance, p.jitter))));
+  let data: Float32Array;
+  try {
+    data = (await kzz.data()) as Float32Array;
+  } finally {
+    kzz.dispose();
+  }
+  const { l } = choleskyWithJitterJs(data, m);
+  return tf.tensor2d(Float32Array.from(invertLowerJs(l, m)), [m, m]);
 }
 
 /** Lower triangles of the qSqrt factors, [C, M, M]. */

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
 import { decodeGp, parseGpJson, type GpHead } from '../gp/io';
 import { robustMaxPredictive } from '../gp/likelihood';
-import { inducingInverseFactor, svgpPredict, svgpPredictMean } from '../gp/svgp';
+import { inducingInverseFactor, inducingInverseFactorAsync, svgpPredict, svgpPredictMean } from '../gp/svgp';
 import { classNamesFor } from './catalog';
 import type { ModelFiles } from './files';
 import type { InputRange, Uncertain } from './types';
@@ -25,6 +25,8 @@ export interface GpdnnOptions {
   readonly id: string;
   readonly classNames: readonly string[];
   readonly inputRange?: InputRange;
+  /** L⁻¹ of Kzz, already computed (taken over: dispose frees it); default: computed here, synchronously. */
+  readonly linv?: tf.Tensor2D;
 }
 
 /**
@@ -39,7 +41,7 @@ export function gpdnnFromParts(features: tf.LayersModel, gp: GpHead, opts: Gpdnn
   }
   const inputShape = [shape[1], shape[2], shape[3]] as [number, number, number];
   // Z and the kernel are fixed after training: factor Kzz once.
-  const linv = tf.keep(inducingInverseFactor(gp.params));
+  const linv = opts.linv ?? tf.keep(inducingInverseFactor(gp.params));
   const feats = (x: tf.Tensor4D): tf.Tensor2D => features.apply(x, { training: false }) as tf.Tensor2D;
   return {
     id: opts.id,
@@ -67,13 +69,16 @@ export function gpdnnFromParts(features: tf.LayersModel, gp: GpHead, opts: Gpdnn
 /** Loads a shipped GPDNN (Bradshaw et al. 2017) from its folder: features/model.json + gp.json + gp.bin. */
 export async function loadGpdnn(id: string, files: ModelFiles): Promise<Uncertain> {
   let features: tf.LayersModel | undefined;
+  let linv: tf.Tensor2D | undefined;
   try {
     features = await tf.loadLayersModel(files.layers(GPDNN_FEATURES_JSON));
     const json = parseGpJson(await files.json(GPDNN_GP_JSON));
     const head = decodeGp(json, await files.bytes(json.weights.file));
-    return gpdnnFromParts(features, head, { id, classNames: classNamesFor('mnist') });
+    linv = await inducingInverseFactorAsync(head.params);
+    return gpdnnFromParts(features, head, { id, classNames: classNamesFor('mnist'), linv });
   } catch (e) {
     features?.dispose();
+    linv?.dispose();
     if (e instanceof ProbeError) throw e;
     throw new ProbeError('MODEL_LOAD_FAILED', `Model "${id}" failed to load: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rbf } from '../../../src/core/gp/kernel';
 import { argmaxProbabilities, gaussHermite, robustMaxExpectedLogLik, robustMaxPredictive } from '../../../src/core/gp/likelihood';
-import { svgpElbo, svgpPredict, whitenedKl, type SvgpParams } from '../../../src/core/gp/svgp';
+import { inducingInverseFactor, inducingInverseFactorAsync, svgpElbo, svgpPredict, whitenedKl, type SvgpParams } from '../../../src/core/gp/svgp';
 import { mulberry32 } from '../../../training/common';
 
 beforeAll(async () => {
@@ -49,6 +49,22 @@ describe('whitened KL[q(v) || N(0, I)]', () => {
 });
 
 describe('SVGP predictive', () => {
+  it('the asynchronous L⁻¹ (load time, no synchronous read) equals the differentiable one, and L⁻¹ Kzz L⁻ᵀ = I', async () => {
+    const p = priorParams(12, 4, 2, 7);
+    const before = tf.memory().numTensors;
+    const a = await inducingInverseFactorAsync(p);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const b = inducingInverseFactor(p);
+    const ad = a.dataSync();
+    const bd = b.dataSync();
+    let maxDiff = 0;
+    for (let i = 0; i < ad.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ad[i] - bd[i]));
+    expect(maxDiff).toBeLessThan(1e-4);
+    const k = tf.add(rbf(p.z, p.z, p.kernel), tf.mul(tf.eye(12), 2 * p.jitter)) as tf.Tensor2D;
+    const id = tf.matMul(tf.matMul(a, k), a, false, true).dataSync();
+    for (let i = 0; i < 12; i++) for (let j = 0; j < 12; j++) expect(id[i * 12 + j]).toBeCloseTo(i === j ? 1 : 0, 3);
+    tf.dispose([a, b, k]);
+  });
   it('with q = prior gives mean 0 and variance k(z, z) at inducing points', () => {
     const p = priorParams(8, 3, 2);
     const { mean, variance } = svgpPredict(p, p.z);
