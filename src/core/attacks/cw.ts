@@ -28,6 +28,18 @@ export interface CwL2Options {
    * behaviour; the reference checks the batch's total loss); stopped images leave the batch.
    */
   readonly abortEarly?: boolean;
+  /**
+   * Start each constant's optimisation where the image's previous one ended, with fresh Adam moments
+   * (default true; the reference starts every constant from the input). The search then moves along
+   * the decision boundary instead of walking back to it for every constant: about half the steps.
+   */
+  readonly warmStart?: boolean;
+  /**
+   * Abort-early checks per constant: the loss is compared every maxIterations/abortChecks steps
+   * (default 40; the reference: 10). With a warm start the loss settles fast, so a shorter window
+   * stops sooner.
+   */
+  readonly abortChecks?: number;
 }
 
 export interface CwL2Result {
@@ -39,16 +51,32 @@ export interface CwL2Result {
   readonly trace: TraceEntry[];
 }
 
-/** Defaults: those of Carlini's reference implementation (nn_robust_attacks, l2_attack.py), but untargeted and 1000 steps per constant (the reference: 10000). */
+/**
+ * Defaults: Carlini's reference implementation (nn_robust_attacks, l2_attack.py: 9 binary steps,
+ * c₀ = 1e-3, κ = 0, abort early), untargeted, with 1000 steps per constant (reference: 10000) and a
+ * faster search: warm starts, 40 abort-early checks per constant (reference: 10) and Adam's learning
+ * rate 0.05 (reference: 0.01). `CW_L2_REFERENCE` restores the reference search; on mnist-lenet the fast
+ * one takes about a quarter of the time per image for a mean L2 about 2 % larger (`probe attack … --warm-start false
+ * --abort-checks 10 --learning-rate 0.01` reproduces the comparison).
+ */
 export const CW_L2_DEFAULTS = {
   targeted: false,
   confidence: 0,
   binarySteps: 9,
   maxIterations: 1000,
-  learningRate: 0.01,
+  learningRate: 0.05,
   initialConst: 1e-3,
   abortEarly: true,
+  warmStart: true,
+  abortChecks: 40,
 } as const;
+
+/** The search of Carlini's reference implementation (with 1000 steps per constant). */
+export const CW_L2_REFERENCE: Pick<CwL2Options, 'learningRate' | 'warmStart' | 'abortChecks'> = {
+  learningRate: 0.01,
+  warmStart: false,
+  abortChecks: 10,
+};
 
 const ADAM_B1 = 0.9;
 const ADAM_B2 = 0.999;
@@ -110,12 +138,16 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
   const lr = opts.learningRate ?? CW_L2_DEFAULTS.learningRate;
   const initialConst = opts.initialConst ?? CW_L2_DEFAULTS.initialConst;
   const abortEarly = opts.abortEarly ?? CW_L2_DEFAULTS.abortEarly;
+  const warmStart = opts.warmStart ?? CW_L2_DEFAULTS.warmStart;
+  const abortChecks = opts.abortChecks ?? CW_L2_DEFAULTS.abortChecks;
   checkNumber('confidence', kappa, (v) => v >= 0, 'a finite number ≥ 0');
   checkNumber('binarySteps', binarySteps, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   checkNumber('maxIterations', maxIterations, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   checkNumber('learningRate', lr, (v) => v > 0, 'a finite number > 0');
   checkNumber('initialConst', initialConst, (v) => v > 0, 'a finite number > 0');
   if (typeof abortEarly !== 'boolean') throw new ProbeError('BAD_INPUT', 'CW-L2: abortEarly must be a boolean');
+  if (typeof warmStart !== 'boolean') throw new ProbeError('BAD_INPUT', 'CW-L2: warmStart must be a boolean');
+  checkNumber('abortChecks', abortChecks, (v) => Number.isInteger(v) && v >= 1 && v <= 1000, 'an integer in [1, 1000]');
   if (x.rank !== 4) throw new ProbeError('BAD_INPUT', `CW-L2: the input must be a batch [n, h, w, c], got rank ${x.rank}`);
   if (targeted && !opts.y) throw new ProbeError('BAD_INPUT', 'CW-L2: a targeted attack needs target labels (y)');
   const classes = model.classNames.length;
@@ -130,7 +162,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
 
   const step = stepper(ctl);
   const trace: TraceEntry[] = [];
-  const checkEvery = Math.max(1, Math.floor(maxIterations / 10));
+  const checkEvery = Math.max(1, Math.floor(maxIterations / abortChecks));
   const scale = (hi - lo) / 2;
 
   const lower = new Float64Array(n);
@@ -175,7 +207,8 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
         labelMask: tf.mul(oneHot, 1e10),
       };
     });
-    best = tf.tidy((): Best => ({ l2: tf.fill([n], Number.POSITIVE_INFINITY) as tf.Tensor1D, adv: tf.clone(x) }));
+    const w00 = full.w0;
+    best = tf.tidy((): Best => ({ l2: tf.fill([n], Number.POSITIVE_INFINITY) as tf.Tensor1D, adv: tf.clone(x), w: tf.clone(w00) }));
 
     const repeat = binarySteps >= 10;
     for (let bs = 0; bs < binarySteps; bs++) {
@@ -193,7 +226,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
       const rows: Rows = full;
       const b0: Best = best;
       batch = tf.tidy((): Batch => {
-        const w0 = tf.clone(rows.w0);
+        const w0 = tf.clone(warmStart ? b0.w : rows.w0);
         return {
           x0: tf.clone(rows.x0),
           oneHot: tf.clone(rows.oneHot),
@@ -293,7 +326,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             const prevBest: Best = best;
             const act = active;
             best = tf.tidy((): Best => mergeRows(prevBest, done, act, n));
-            tf.dispose([prevBest.l2, prevBest.adv]);
+            tf.dispose([prevBest.l2, prevBest.adv, prevBest.w]);
             const keepPos = Int32Array.from(Array.from({ length: rowsNow }, (_, j) => j).filter((j) => !stopping[j]));
             active = Int32Array.from(keepPos, (j) => act[j]);
             batch = keepPos.length > 0 ? tf.tidy((): Batch => gatherBatch(done, keepPos)) : undefined;
@@ -362,7 +395,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
     return { adv, success: Array.from(okData, (b) => b !== 0), trace };
   } finally {
     if (full) tf.dispose([full.x0, full.w0, full.oneHot, full.labelMask]);
-    if (best) tf.dispose([best.l2, best.adv]);
+    if (best) tf.dispose([best.l2, best.adv, best.w]);
     if (batch) disposeBatch(batch);
     tf.dispose(Object.values(k));
   }
@@ -398,6 +431,8 @@ type Batch = State & {
 type Best = {
   readonly l2: tf.Tensor1D;
   readonly adv: tf.Tensor4D;
+  /** The last w of each image (where its optimisation at the latest constant ended): the warm start. */
+  readonly w: tf.Tensor4D;
 };
 
 const disposeState = (s: State): void => tf.dispose([s.w, s.m, s.v, s.stepSucc, s.bestL2, s.bestAdv]);
@@ -437,5 +472,6 @@ function mergeRows(best: Best, b: Batch, active: Int32Array, n: number): Best {
   return {
     l2: tf.where(mask, tf.gather(b.bestL2, idx), best.l2),
     adv: tf.where(tf.reshape(mask, [n, 1, 1, 1]), tf.gather(b.bestAdv, idx), best.adv),
+    w: tf.where(tf.reshape(mask, [n, 1, 1, 1]), tf.gather(b.w, idx), best.w),
   };
 }

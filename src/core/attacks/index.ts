@@ -84,6 +84,7 @@ const CLASSIFIER_RUNNERS: Partial<Record<AttackId, ClassifierRunner>> = {
       y: req.y, targeted: req.targeted === true, confidence: num(req.params, 'confidence'), binarySteps: num(req.params, 'binarySteps'),
       maxIterations: num(req.params, 'maxIterations'), learningRate: num(req.params, 'learningRate'),
       initialConst: num(req.params, 'initialConst'), abortEarly: req.params.abortEarly === true,
+      abortChecks: num(req.params, 'abortChecks'), warmStart: req.params.warmStart === true,
     }, ctl);
     return { adv: r.adv, trace: r.trace };
   },

@@ -13,119 +13,144 @@ export interface JsmaOptions {
 }
 
 /**
- * Size of the pair-search candidate set per image. The pair search runs over K×K pairs of
- * candidates (B·K² elements), never over N×N pairs.
+ * Most pair-search candidates per image that are searched exhaustively (C·(C−1)/2 pairs: at most
+ * ~523k, a few ms in plain JS). Candidates are the features that can belong to a best pair (see
+ * {@link saliencyPairs}); there are never more than N, so for N ≤ this value (MNIST: 784) the search
+ * is always exact. With more candidates, an evenly spaced subset of them (along the front, sorted by
+ * α) is searched instead: a heuristic, needed only for large inputs with a long trade-off front.
  */
-export const JSMA_PAIR_CANDIDATES = 64;
+export const JSMA_PAIR_CANDIDATES = 1024;
 
-/** Features outside the search domain Γ get this (oriented) target derivative: no pair with one of them qualifies. */
-const OUT = -1e30;
 /** Upper bound on the elements of one [images, features] block processed per model call (16 MiB of float32). */
 const BLOCK_ELEMENTS = 1 << 22;
-/** Upper bound on the elements of one [images, K, K] pair tensor. */
-const PAIR_ELEMENTS = 1 << 23;
+
+/** Per-row buffers of the pair search, for N features. */
+interface PairScratch {
+  /** Oriented derivatives a = θ·∂Z_t/∂x (−∞ outside Γ) and o = −θ·Σ_{j≠t} ∂Z_j/∂x of one image. */
+  readonly a: Float32Array;
+  readonly o: Float32Array;
+  readonly order: Int32Array;
+  readonly keys: Float64Array;
+}
+
+function pairScratch(n: number): PairScratch {
+  return { a: new Float32Array(n), o: new Float32Array(n), order: new Int32Array(n), keys: new Float64Array(n) };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
 
 /**
- * Per-row gather: out[b, j] = params[b, idx[b, j]]. A flat gather rather than `tf.gather(…, 1, 1)`:
- * the wasm backend of tfjs 4.22 indexes batched gathers wrongly (out of bounds) unless the
- * indices per row equal the number of rows.
+ * Sorts `idx` (feature indices) by a descending, ties by index: a numeric Float64Array sort of
+ * keys that pack an order-preserving uint32 of −a above the index (several times faster than a
+ * comparator sort); a comparator sort where N is too large for the packing (> 2^21).
  */
-function pick(params: tf.Tensor, idx: tf.Tensor): tf.Tensor2D {
-  const [b, m] = params.shape;
-  const offsets = tf.range(0, b * m, m, 'int32').reshape([b, 1]);
-  return tf.gather(params.reshape([b * m]), tf.add(idx, offsets)) as tf.Tensor2D;
-}
-
-/** `t` shifted right by `d` columns along axis 1, filled with OUT on the left. */
-function shiftRight(t: tf.Tensor2D, d: number): tf.Tensor2D {
-  const [b, m] = t.shape;
-  return tf.pad(tf.slice(t, [0, 0], [b, m - d]), [[0, 0], [d, 0]], OUT);
+function sortByA(a: Float32Array, idx: Int32Array, keys: Float64Array): void {
+  let mult = 1;
+  while (mult < a.length) mult *= 2;
+  if (mult > 1 << 21) {
+    idx.sort((i, j) => a[j] - a[i] || i - j);
+    return;
+  }
+  const m = idx.length;
+  for (let r = 0; r < m; r++) {
+    f32[0] = -a[idx[r]];
+    const u = u32[0];
+    // IEEE-754 bits → an unsigned integer of the same order (negatives: all bits flipped).
+    keys[r] = (u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0) * mult + idx[r];
+  }
+  const sorted = keys.subarray(0, m).sort();
+  for (let r = 0; r < m; r++) idx[r] = sorted[r] % mult;
 }
 
 /**
- * Candidate features for the pair search, per row: indices [B, K'] (int32, K' = min(K, M)) and
- * the oriented derivatives a, o of those features.
+ * The best pair of one row, exactly (plain JS, no N×N memory), from the oriented derivatives in
+ * `s.a`, `s.o`. A pair p ≠ q qualifies when a_p + a_q > 0 and o_p + o_q > 0 (the paper's α > 0,
+ * β < 0 for θ = +1; α < 0, β > 0 for θ = −1) and scores (a_p + a_q)(o_p + o_q) = |α|·|β|.
+ * Returns [p, q, score] with p < q, or [−1, −1, 0] when no pair qualifies. Equal scores: the pair
+ * first in (p, q) order wins.
  *
- * Exactness: a pair (p, q) qualifies when a_p + a_q > 0 and o_p + o_q > 0 and scores
- * (a_p + a_q)(o_p + o_q); replacing q by a feature q' ≠ p with a_q' ≥ a_q and o_q' ≥ o_q never
- * lowers the score nor breaks the constraints. So some best pair uses only features that are
- * dominated (in (a, o)) by at most one other feature of Γ — the first two Pareto layers, in practice
- * a few dozen of the N features. They are found in O(N log N): sort by a (descending), then an
- * exclusive prefix "top-2 maximum" of o by log₂N doubling steps flags every feature with at most
- * one earlier feature of larger-or-equal o. When more than K features are flagged, the K with the
- * largest a + o are kept (the search is then a heuristic over the top-K); otherwise it is exact.
+ * Exactness: replacing q by a feature q' ≠ p with a_q' ≥ a_q and o_q' ≥ o_q never lowers the
+ * score nor breaks the conditions. With the features sorted by a (descending), some best pair
+ * therefore uses only features with at most one earlier feature of larger-or-equal o — the first
+ * two Pareto layers, found in one pass with a running top-2 of o (a few dozen of the N features on
+ * MNIST models). Features that cannot qualify with any partner (a + max a ≤ 0 or o + max o ≤ 0)
+ * are dropped first. All pairs of the remaining C candidates are scanned when C ≤ `k`.
  */
-function pairCandidates(a: tf.Tensor2D, o: tf.Tensor2D, k: number): { idx: tf.Tensor2D; a: tf.Tensor2D; o: tf.Tensor2D } {
-  const [b, m] = a.shape;
-  if (m <= k) {
-    return { idx: tf.tile(tf.range(0, m, 1, 'int32').reshape([1, m]), [b, 1]) as tf.Tensor2D, a, o };
+function bestPair(s: PairScratch, k: number): [number, number, number] {
+  const { a, o, order } = s;
+  const n = a.length;
+  let maxA = -Infinity;
+  let maxO = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (a[i] === -Infinity) continue;
+    if (a[i] > maxA) maxA = a[i];
+    if (o[i] > maxO) maxO = o[i];
   }
-  const sorted = tf.topk(a, m, true);
-  const order = sorted.indices as tf.Tensor2D;
-  const aS = sorted.values as tf.Tensor2D;
-  const oS = pick(o, order);
-  // m1/m2: the largest and second-largest o over the window [i − w, i − 1] (w doubles each step).
-  let m1 = shiftRight(oS, 1);
-  let m2 = tf.fill([b, m], OUT) as tf.Tensor2D;
-  for (let w = 1; w < m - 1; w *= 2) {
-    const [n1, n2] = tf.tidy(() => {
-      const s1 = shiftRight(m1, w);
-      const s2 = shiftRight(m2, w);
-      return [tf.maximum(m1, s1), tf.maximum(tf.minimum(m1, s1), tf.maximum(m2, s2))] as tf.Tensor2D[];
-    });
-    m1.dispose();
-    m2.dispose();
-    m1 = n1;
-    m2 = n2;
+  let m = 0;
+  for (let i = 0; i < n; i++) if (a[i] + maxA > 0 && o[i] + maxO > 0) order[m++] = i;
+  if (m < 2) return [-1, -1, 0];
+  const cand = order.subarray(0, m);
+  sortByA(a, cand, s.keys);
+  // Keep the features with fewer than two earlier (larger-or-equal a) features of larger-or-equal o.
+  let m1 = -Infinity;
+  let m2 = -Infinity;
+  let c = 0;
+  for (let r = 0; r < m; r++) {
+    const f = cand[r];
+    const v = o[f];
+    if (v > m2) cand[c++] = f;
+    if (v > m1) {
+      m2 = m1;
+      m1 = v;
+    } else if (v > m2) {
+      m2 = v;
+    }
   }
-  // Keep: at most one earlier feature with o ≥ this one's. Others are pushed below every kept one.
-  const dominated = tf.cast(tf.lessEqual(oS, m2), 'float32');
-  const key = tf.add(tf.add(aS, oS), tf.mul(dominated, OUT));
-  const pos = tf.topk(key, k, false).indices as tf.Tensor2D;
-  return {
-    idx: pick(order, pos),
-    a: pick(aS, pos),
-    o: pick(oS, pos),
-  };
+  if (c > k) {
+    // Heuristic beyond k candidates: k of them, evenly spaced along the front.
+    for (let r = 0; r < k; r++) cand[r] = cand[Math.floor((r * (c - 1)) / (k - 1))];
+    c = k;
+  }
+  let best = 0;
+  let bp = -1;
+  let bq = -1;
+  for (let r = 0; r < c; r++) {
+    const f = cand[r];
+    const af = a[f];
+    const of = o[f];
+    for (let t = r + 1; t < c; t++) {
+      const g = cand[t];
+      const u = af + a[g];
+      if (!(u > 0)) break; // a only decreases from here on
+      const v = of + o[g];
+      if (!(v > 0)) continue;
+      const score = u * v;
+      const lo = f < g ? f : g;
+      const hi = f < g ? g : f;
+      if (score > best || (score === best && (lo < bp || (lo === bp && hi < bq)))) {
+        best = score;
+        bp = lo;
+        bq = hi;
+      }
+    }
+  }
+  return [bp, bq, best];
 }
 
 /**
- * The best pair per row over oriented derivatives (a = θ·∂Z_t/∂x, o = −θ·Σ_{j≠t} ∂Z_j/∂x; features
- * outside Γ carry a = OUT). Returns p, q [B] (int32 feature indices) and the score [B] (0: no pair qualifies).
+ * Fills `s.a`, `s.o` with the oriented derivatives of one image: a = θ·dT (−∞ where not in Γ),
+ * o = −θ·dO, from rows of the flat arrays at the given offsets.
  */
-function bestPairs(a: tf.Tensor2D, o: tf.Tensor2D, k: number): { p: tf.Tensor1D; q: tf.Tensor1D; score: tf.Tensor1D } {
-  const cand = pairCandidates(a, o, k);
-  const [b, kk] = cand.a.shape;
-  const offDiagonal = tf.sub(1, tf.eye(kk));
-  const rows = Math.max(1, Math.floor(PAIR_ELEMENTS / (kk * kk)));
-  const best: tf.Tensor1D[] = [];
-  const score: tf.Tensor1D[] = [];
-  for (let r0 = 0; r0 < b; r0 += rows) {
-    const r = Math.min(rows, b - r0);
-    const [bi, sc] = tf.tidy(() => {
-      const ak = r === b ? cand.a : tf.slice(cand.a, [r0, 0], [r, kk]);
-      const ok = r === b ? cand.o : tf.slice(cand.o, [r0, 0], [r, kk]);
-      // α-like and β-like sums over each pair of candidates, clipped at 0: their product is the
-      // paper's α·|β| where the sign conditions hold and 0 elsewhere.
-      const alpha = tf.relu(tf.add(ak.reshape([r, kk, 1]), ak.reshape([r, 1, kk])));
-      const beta = tf.relu(tf.add(ok.reshape([r, kk, 1]), ok.reshape([r, 1, kk])));
-      const s = tf.mul(tf.mul(alpha, beta), offDiagonal).reshape([r, kk * kk]);
-      const i = tf.argMax(s, 1) as tf.Tensor1D;
-      return [i, pick(s, i.reshape([r, 1])).reshape([r]) as tf.Tensor1D];
-    });
-    best.push(bi);
-    score.push(sc);
+function orient(
+  s: PairScratch, dT: ArrayLike<number>, tOff: number, dO: ArrayLike<number>, oOff: number,
+  inDomain: (i: number) => boolean, theta: 1 | -1,
+): void {
+  const { a, o } = s;
+  for (let i = 0; i < a.length; i++) {
+    a[i] = inDomain(i) ? theta * dT[tOff + i] : -Infinity;
+    o[i] = -theta * dO[oOff + i];
   }
-  const flat = best.length === 1 ? best[0] : (tf.concat(best) as tf.Tensor1D);
-  const width = tf.scalar(kk, 'int32');
-  const row = tf.floorDiv(flat, width);
-  const i = row.reshape([b, 1]);
-  const j = tf.sub(flat, tf.mul(row, width)).reshape([b, 1]);
-  return {
-    p: pick(cand.idx, i).reshape([b]) as tf.Tensor1D,
-    q: pick(cand.idx, j).reshape([b]) as tf.Tensor1D,
-    score: (score.length === 1 ? score[0] : tf.concat(score)) as tf.Tensor1D,
-  };
 }
 
 /**
@@ -133,7 +158,11 @@ function bestPairs(a: tf.Tensor2D, o: tf.Tensor2D, k: number): { p: tf.Tensor1D;
  * the pair p ≠ q of features in the domain maximising α·|β| with α > 0, β < 0 (θ = +1) or
  * |α|·β with α < 0, β > 0 (θ = −1), where α = ∂Z_t/∂x_p + ∂Z_t/∂x_q and
  * β = Σ_{j≠t} (∂Z_j/∂x_p + ∂Z_j/∂x_q). `dTarget`, `dOthers`, `inDomain` (1/0) are [B, N].
- * Returns p, q [B] (int32) and the score [B] (0 where no pair satisfies the conditions).
+ * Returns p, q [B] (int32, p < q) and the score [B]; p = q = −1 and score 0 where no pair
+ * satisfies the conditions. Candidates are the features with at most one other feature at least
+ * as good in both α and −β (θ = +1) — some best pair always lies among them — and all their pairs
+ * are scored: exact for up to `k` candidates per row (see {@link JSMA_PAIR_CANDIDATES}).
+ * Reads the inputs synchronously.
  */
 export function saliencyPairs(
   dTarget: tf.Tensor2D,
@@ -142,11 +171,18 @@ export function saliencyPairs(
   theta: 1 | -1 = 1,
   k: number = JSMA_PAIR_CANDIDATES,
 ): { p: tf.Tensor1D; q: tf.Tensor1D; score: tf.Tensor1D } {
-  return tf.tidy(() => {
-    const a = tf.add(tf.mul(dTarget, theta), tf.mul(tf.sub(1, inDomain), OUT)) as tf.Tensor2D;
-    const o = tf.mul(dOthers, -theta) as tf.Tensor2D;
-    return bestPairs(a, o, k);
-  });
+  const [b, n] = dTarget.shape;
+  const [t, o, d] = [dTarget.dataSync(), dOthers.dataSync(), inDomain.dataSync()];
+  const kk = Math.max(2, Math.floor(k));
+  const scratch = pairScratch(n);
+  const p = new Int32Array(b);
+  const q = new Int32Array(b);
+  const score = new Float32Array(b);
+  for (let r = 0; r < b; r++) {
+    orient(scratch, t, r * n, o, r * n, (i) => d[r * n + i] !== 0, theta);
+    [p[r], q[r], score[r]] = bestPair(scratch, kk);
+  }
+  return { p: tf.tensor1d(p, 'int32'), q: tf.tensor1d(q, 'int32'), score: tf.tensor1d(score, 'float32') };
 }
 
 /**
@@ -163,15 +199,17 @@ export function saliencyPairs(
  * (θ = −1) and leave Γ. Γ starts as the features not already at that bound. An image stops as soon
  * as its arg-max logit is the target (images already at the target are returned unchanged), when
  * no pair qualifies, or after max_iter = ⌊N·Υ/2⌋ iterations (N = h·w·c), so at most 2·max_iter
- * features change.
+ * features change. (No qualifying pair: the paper leaves the case open; CleverHans' jsma_symbolic
+ * takes the arg-max of the all-zero score map, i.e. "changes" feature 0 and carries on without
+ * progress. On mnist-lenet, images 0–4 × 9 targets give byte-identical results to a full N×N
+ * jsma_symbolic port.)
  *
- * Pair search without an N×N blow-up: candidates are first reduced to the features dominated (in
- * (α, −β) orientation) by at most one other feature — exact, since a best pair always lies there —
- * found with a sort and O(log N) [B, N] operations; at most K = {@link JSMA_PAIR_CANDIDATES} of
- * them (largest oriented α − β first) enter the K×K pair search. When more than K qualify, the
- * search is restricted to those top-K, a heuristic (on mnist-lenet the set has a median of 9 and
- * at most 33 of the 784 features). N ≤ K: all pairs are searched. Memory per iteration: a few
- * [B, N] tensors and [B, K, K] pair tensors (chunked at 8M elements), B·N ≤ 4M per model call.
+ * Pair search without an N×N blow-up, on the CPU in plain JS after one read-back of the two
+ * Jacobian rows per image (see {@link saliencyPairs}): the features that can belong to a best pair
+ * (the first two Pareto layers in (α, −β) orientation, a sort and one pass; a few dozen on MNIST
+ * models) are searched pairwise, exactly for up to K = {@link JSMA_PAIR_CANDIDATES} of them, so
+ * always for N ≤ K. Memory per iteration: the tiled batch, its gradient and B·N scratch, with
+ * B·N ≤ 4M per model call.
  *
  * Batched: finished images stop changing and leave the batch. Honours `ctl` once per iteration.
  * Returns a new tensor; `x` and `opts.targets` are not disposed.
@@ -209,11 +247,12 @@ export async function jsma(model: Classifier, x: tf.Tensor4D, opts: JsmaOptions,
   const { min, max } = model.inputRange;
   const bound = theta === 1 ? max : min;
   const adv = Float32Array.from(await x.data());
-  // Oriented-derivative offset per feature: 0 inside Γ, OUT outside (already at the bound, or used).
-  const outside = new Float32Array(n * N);
-  for (let i = 0; i < adv.length; i++) if (theta === 1 ? adv[i] >= max : adv[i] <= min) outside[i] = OUT;
+  // 1: outside Γ (already at the bound, or changed).
+  const used = new Uint8Array(n * N);
+  for (let i = 0; i < adv.length; i++) if (theta === 1 ? adv[i] >= max : adv[i] <= min) used[i] = 1;
 
   const step = stepper(ctl);
+  const scratch = pairScratch(N);
   let active = Array.from({ length: n }, (_, i) => i);
   const groupSize = Math.max(1, Math.floor(BLOCK_ELEMENTS / N));
   for (let iter = 0; iter < maxIter && active.length > 0; iter++) {
@@ -221,17 +260,16 @@ export async function jsma(model: Classifier, x: tf.Tensor4D, opts: JsmaOptions,
     const still: number[] = [];
     for (let g0 = 0; g0 < active.length; g0 += groupSize) {
       const group = active.slice(g0, g0 + groupSize);
-      const picks = await selectPairs(model, adv, outside, target, group, [h, w, c], classes, theta);
+      const picks = await selectPairs(model, adv, used, target, group, [h, w, c], classes, theta, scratch);
       for (let gi = 0; gi < group.length; gi++) {
         const img = group[gi];
-        const reached = picks[3 * gi + 2] === 1;
-        const p = picks[3 * gi];
-        const q = picks[3 * gi + 1];
-        if (reached || p < 0) continue;
+        const p = picks[2 * gi];
+        const q = picks[2 * gi + 1];
+        if (p < 0) continue;
         adv[img * N + p] = bound;
         adv[img * N + q] = bound;
-        outside[img * N + p] = OUT;
-        outside[img * N + q] = OUT;
+        used[img * N + p] = 1;
+        used[img * N + q] = 1;
         still.push(img);
       }
     }
@@ -241,50 +279,56 @@ export async function jsma(model: Classifier, x: tf.Tensor4D, opts: JsmaOptions,
 }
 
 /**
- * One JSMA iteration for the images `group`: returns [p, q, reached] per image (int32), with
- * p = q = −1 when no pair qualifies and reached = 1 when the image is already classified as its target.
+ * One JSMA iteration for the images `group`: returns [p, q] per image (int32), p = q = −1 when the
+ * image is already classified as its target (arg-max logit, first on ties) or when no pair qualifies.
  */
 async function selectPairs(
   model: Classifier,
   adv: Float32Array,
-  outside: Float32Array,
+  used: Uint8Array,
   target: Int32Array,
   group: readonly number[],
   shape: readonly [number, number, number],
   classes: number,
   theta: 1 | -1,
+  scratch: PairScratch,
 ): Promise<Int32Array> {
   const b = group.length;
   const N = shape[0] * shape[1] * shape[2];
-  const xs = new Float32Array(b * N);
-  const off = new Float32Array(b * N);
-  const ts = new Int32Array(b);
+  // One backward pass over the batch tiled twice: rows 0..b−1 get the cotangent onehot(t), i.e.
+  // ∂Z_t/∂x; rows b..2b−1 get 1 − onehot(t), i.e. Σ_{j≠t} ∂Z_j/∂x.
+  const x2 = new Float32Array(2 * b * N);
+  const cot = new Float32Array(2 * b * classes);
   group.forEach((img, i) => {
-    xs.set(adv.subarray(img * N, (img + 1) * N), i * N);
-    off.set(outside.subarray(img * N, (img + 1) * N), i * N);
-    ts[i] = target[img];
+    const row = adv.subarray(img * N, (img + 1) * N);
+    x2.set(row, i * N);
+    x2.set(row, (b + i) * N);
+    for (let k = 0; k < classes; k++) cot[(b + i) * classes + k] = 1;
+    cot[i * classes + target[img]] = 1;
+    cot[(b + i) * classes + target[img]] = 0;
   });
-  const packed = tf.tidy(() => {
-    const xb = tf.tensor4d(xs, [b, ...shape]);
-    const t = tf.tensor1d(ts, 'int32');
-    const oneHot = tf.cast(tf.oneHot(t, classes), 'float32');
-    // One backward pass over the batch tiled twice: rows 0..b−1 get ∂Z_t/∂x, rows b..2b−1 Σ_{j≠t} ∂Z_j/∂x.
-    const x2 = tf.concat([xb, xb], 0);
-    const cot = tf.concat([oneHot, tf.sub(1, oneHot)], 0) as tf.Tensor2D;
-    const { value, grads } = tf.engine().gradients(() => model.logits(x2), [x2], cot);
-    const g = grads[0].reshape([2 * b, N]);
-    const reached = tf.cast(tf.equal(tf.argMax(tf.slice(value, [0, 0], [b, classes]), 1), t), 'int32');
-    const a = tf.add(tf.mul(tf.slice(g, [0, 0], [b, N]), theta), tf.tensor2d(off, [b, N])) as tf.Tensor2D;
-    const o = tf.mul(tf.slice(g, [b, 0], [b, N]), -theta) as tf.Tensor2D;
-    const { p, q, score } = bestPairs(a, o, JSMA_PAIR_CANDIDATES);
-    // p, q → −1 where no pair qualifies.
-    const found = tf.greater(score, 0);
-    const none = tf.fill([b], -1, 'int32');
-    return tf.stack([tf.where(found, p, none), tf.where(found, q, none), reached], 1);
+  const [value, grad] = tf.tidy(() => {
+    const xt = tf.tensor4d(x2, [2 * b, ...shape]);
+    const r = tf.engine().gradients(() => model.logits(xt), [xt], tf.tensor2d(cot, [2 * b, classes]));
+    return [r.value, r.grads[0]];
   });
+  let z: Float32Array;
+  let g: Float32Array;
   try {
-    return (await packed.data()) as Int32Array;
+    [z, g] = (await Promise.all([value.data(), grad.data()])) as [Float32Array, Float32Array];
   } finally {
-    packed.dispose();
+    tf.dispose([value, grad]);
   }
+  const picks = new Int32Array(2 * b).fill(-1);
+  group.forEach((img, i) => {
+    let pred = 0;
+    for (let k = 1; k < classes; k++) if (z[i * classes + k] > z[i * classes + pred]) pred = k;
+    if (pred === target[img]) return;
+    const base = img * N;
+    orient(scratch, g, i * N, g, (b + i) * N, (f) => used[base + f] === 0, theta);
+    const [p, q] = bestPair(scratch, JSMA_PAIR_CANDIDATES);
+    picks[2 * i] = p;
+    picks[2 * i + 1] = q;
+  });
+  return picks;
 }

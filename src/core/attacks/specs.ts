@@ -84,9 +84,11 @@ export const ATTACK_SPECS: readonly AttackMeta[] = [
       { key: 'confidence', label: 'κ (confidence)', type: 'number', default: 0, min: 0, max: 100, step: 0.5, help: 'Required logit margin of the adversarial class.' },
       { key: 'binarySteps', label: 'Binary-search steps', type: 'integer', default: 9, min: 1, max: 20, help: 'Constants c tried per image.' },
       { key: 'maxIterations', label: 'Max iterations', type: 'integer', default: 1000, min: 1, max: 10000, help: 'Adam steps per constant.' },
-      { key: 'learningRate', label: 'Learning rate', type: 'number', default: 0.01, min: 1e-5, max: 1, step: 0.001, help: 'Adam step size.' },
+      { key: 'learningRate', label: 'Learning rate', type: 'number', default: 0.05, min: 1e-5, max: 1, step: 0.001, help: 'Adam step size (reference: 0.01).' },
       { key: 'initialConst', label: 'Initial c', type: 'number', default: 0.001, min: 1e-6, max: 1e6, step: 0.001, help: 'First constant of the binary search.' },
       { key: 'abortEarly', label: 'Abort early', type: 'boolean', default: true, help: 'Stop a constant when the loss stops improving.' },
+      { key: 'abortChecks', label: 'Abort-early checks', type: 'integer', default: 40, min: 1, max: 1000, help: 'Loss checks per constant (reference: 10); more stop sooner.' },
+      { key: 'warmStart', label: 'Warm start', type: 'boolean', default: true, help: 'Start each constant where the last one ended (reference: from the input).' },
     ],
   },
   {

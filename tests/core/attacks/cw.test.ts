@@ -68,6 +68,27 @@ describe('cwL2 (tiny model, cpu)', () => {
     tf.dispose([one.adv, six.adv, y]);
   });
 
+  it('warm start: each constant starts where the last ended, so abort-early stops sooner for about the same L2', async () => {
+    const y = tf.tensor1d(pred.map((p) => (p + 3) % 10), 'int32');
+    const opts: CwL2Options = { binarySteps: 5, maxIterations: 200, learningRate: 0.01, initialConst: 10, abortChecks: 10, y, targeted: true };
+    const cold = await cwL2(model, x, { ...opts, warmStart: false });
+    const warm = await cwL2(model, x, { ...opts, warmStart: true });
+    const steps = (r: typeof cold): number => r.trace.reduce((s, t) => s + (t.info.imageIterations as number), 0);
+    expect(cold.success.every(Boolean) && warm.success.every(Boolean)).toBe(true);
+    // The first constant is identical (both start from the input); the later ones are shorter.
+    expect(warm.trace[0].info.imageIterations).toBe(cold.trace[0].info.imageIterations);
+    expect(steps(warm)).toBeLessThan(0.8 * steps(cold));
+    const sum = (v: number[]): number => v.reduce((a, b) => a + b, 0);
+    expect(sum(rowL2(warm.adv, x))).toBeLessThan(1.1 * sum(rowL2(cold.adv, x)));
+    tf.dispose([cold.adv, warm.adv, y]);
+  });
+
+  it('rejects bad warmStart / abortChecks with BAD_INPUT', async () => {
+    for (const bad of [{ abortChecks: 0 }, { abortChecks: 1.5 }, { abortChecks: 1001 }, { warmStart: 'yes' as unknown as boolean }]) {
+      expect(await codeOf(cwL2(model, x, { ...FAST, ...bad }))).toBe('BAD_INPUT');
+    }
+  });
+
   it('untargeted (default labels: the predictions): successes change the prediction', async () => {
     const r = await cwL2(model, x, FAST);
     const after = argmax(model, r.adv);

@@ -61,6 +61,60 @@ function uniformImages(shape: [number, number, number, number], seed: number, lo
   return tf.tensor4d(data, shape);
 }
 
+/** Best α·|β| (θ = +1) or |α|·β (θ = −1) over all pairs of row `b`, by brute force (0: none qualifies). */
+function bruteBest(A: ArrayLike<number>, O: ArrayLike<number>, D: ArrayLike<number>, N: number, b: number, theta: 1 | -1): number {
+  let best = 0;
+  for (let p = 0; p < N; p++) {
+    for (let q = p + 1; q < N; q++) {
+      if (!D[b * N + p] || !D[b * N + q]) continue;
+      const a = A[b * N + p] + A[b * N + q];
+      const o = O[b * N + p] + O[b * N + q];
+      if ((theta === 1 ? a > 0 && o < 0 : a < 0 && o > 0) && -a * o > best) best = -a * o;
+    }
+  }
+  return best;
+}
+
+/** Deterministic uniform numbers in [0, 1) (mulberry32). */
+function uniforms(n: number, seed: number): Float64Array {
+  let s = seed >>> 0;
+  return new Float64Array(n).map(() => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  });
+}
+
+/**
+ * Oriented derivatives (a = θ·∂Z_t/∂x, o = −θ·Σ_{j≠t} ∂Z_j/∂x) whose features all lie on one
+ * trade-off front: a larger a always comes with a smaller o, so none dominates another and every
+ * feature is a pair-search candidate. Only pairs with a moderate a on both sides qualify.
+ */
+function frontRow(n: number, seed: number): { a: Float32Array; o: Float32Array } {
+  const u = uniforms(n, seed);
+  const a = Float32Array.from(u, (v) => 2 * v - 1);
+  const o = Float32Array.from(a, (v) => 0.2 - 0.7 * v - 0.3 * v * v);
+  return { a, o };
+}
+
+/** A linear classifier on 28×28×1 inputs in [0, 1]: Z = x·W + bias, W = [wOthers, wTarget] (class 1 is the target). */
+function linearClassifier(wOthers: Float32Array, wTarget: Float32Array, bias: [number, number]): Classifier {
+  const n = wTarget.length;
+  const w = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    w[2 * i] = wOthers[i];
+    w[2 * i + 1] = wTarget[i];
+  }
+  const W = tf.tensor2d(w, [n, 2]);
+  const b = tf.tensor1d(bias);
+  return {
+    id: 'linear-front', inputShape: [28, 28, 1], inputRange: { min: 0, max: 1 }, classNames: ['0', '1'],
+    logits: (x) => tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], n]), W), b)) as tf.Tensor2D,
+    dispose: () => tf.dispose([W, b]),
+  };
+}
+
 /**
  * Algorithm 3 of Papernot et al. written out directly for one image: the full Jacobian of the
  * logits (one tf.grad per class), the sums over the other classes, and a scan of every pair in Γ.
@@ -298,6 +352,85 @@ describe('jsma on small models (cpu backend)', () => {
     big.dispose();
   });
 
+  it('pair search is exact where the candidates exceed the old K = 64 cap: long trade-off fronts, ties, sparse rows', async () => {
+    const N = 784;
+    const rows: { name: string; a: Float32Array; o: Float32Array }[] = [];
+    for (let s = 0; s < 3; s++) {
+      rows.push({ name: `curved front ${s}`, ...frontRow(N, 100 + s) });
+      // A straight front with a little noise: the best pair balances a and o.
+      const u = uniforms(2 * N, 200 + s);
+      const a = Float32Array.from({ length: N }, (_, i) => 2 * u[i] - 1);
+      rows.push({ name: `straight front ${s}`, a, o: Float32Array.from(a, (v, i) => 1 - v - 1e-4 * u[N + i]) });
+      // Heavy ties: values on a coarse grid.
+      const g = uniforms(2 * N, 300 + s);
+      const qa = Float32Array.from({ length: N }, (_, i) => Math.round(6 * g[i] - 3));
+      rows.push({ name: `ties ${s}`, a: qa, o: Float32Array.from(qa, (v, i) => -0.5 * v + Math.round(4 * g[N + i] - 2)) });
+      // Mostly zero derivatives.
+      const z = uniforms(2 * N, 400 + s);
+      const sa = Float32Array.from({ length: N }, (_, i) => (z[i] < 0.1 ? 2 * z[N + i] - 1 : 0));
+      rows.push({ name: `sparse ${s}`, a: sa, o: Float32Array.from(sa, (v, i) => (v !== 0 ? -v + 0.2 * (z[(i * 7) % N] - 0.5) : 0)) });
+    }
+    const dom = Float32Array.from(uniforms(N, 77), (v) => (v < 0.9 ? 1 : 0));
+    for (const theta of [1, -1] as const) {
+      // Back from oriented (a, o) to the raw derivatives the API takes: a = θ·dT, o = −θ·dO.
+      const B = rows.length;
+      const dT = new Float32Array(B * N);
+      const dO = new Float32Array(B * N);
+      rows.forEach((r, b) => {
+        for (let i = 0; i < N; i++) {
+          dT[b * N + i] = theta * r.a[i];
+          dO[b * N + i] = -theta * r.o[i];
+        }
+      });
+      const D = new Float32Array(B * N);
+      for (let b = 0; b < B; b++) D.set(dom, b * N);
+      const r = saliencyPairs(tf.tensor2d(dT, [B, N]), tf.tensor2d(dO, [B, N]), tf.tensor2d(D, [B, N]), theta);
+      const [P, Q, S] = [await r.p.data(), await r.q.data(), await r.score.data()];
+      for (let b = 0; b < B; b++) {
+        const best = bruteBest(dT, dO, D, N, b, theta);
+        expect(best, rows[b].name).toBeGreaterThan(0);
+        expect(S[b], `${rows[b].name}, θ = ${theta}`).toBeCloseTo(best, 5);
+        const [p, q] = [P[b], Q[b]];
+        expect(p).toBeLessThan(q);
+        expect(D[b * N + p] * D[b * N + q]).toBe(1);
+        expect(-(dT[b * N + p] + dT[b * N + q]) * (dO[b * N + p] + dO[b * N + q])).toBeCloseTo(best, 5);
+      }
+      tf.dispose([r.p, r.q, r.score]);
+    }
+  });
+
+  it('pair search reports no pair (−1, score 0) only when none qualifies', async () => {
+    // Row 0: β > 0 for every pair. Row 1: feature 1 (the only strongly negative β) is outside Γ;
+    // of the rest, (2, 3) scores 7·2 = 14 and (0, 3) 5·2 = 10, (0, 2) has β > 0.
+    const dT = tf.tensor2d([[1, 2, 3, -1], [1, 2, 3, 4]]);
+    const dO = tf.tensor2d([[5, 5, 5, 5], [1, -8, 1, -3]]);
+    const dom = tf.tensor2d([[1, 1, 1, 1], [1, 0, 1, 1]]);
+    const r = saliencyPairs(dT, dO, dom, 1);
+    expect(Array.from(await r.p.data())).toEqual([-1, 2]);
+    expect(Array.from(await r.q.data())).toEqual([-1, 3]);
+    expect(Array.from(await r.score.data())).toEqual([0, 14]);
+    tf.dispose([dT, dO, dom, r.p, r.q, r.score]);
+  });
+
+  it('does not stop early when every feature is on the trade-off front (linear model, 784 candidates)', async () => {
+    // Constant derivatives: ∂Z_1/∂x = a, ∂Z_0/∂x = −o. Only balanced pairs qualify, all 784 features
+    // are candidates; a search over the top 64 by a + o finds none and would return x unchanged.
+    const { a, o } = frontRow(784, 100);
+    const lin = linearClassifier(Float32Array.from(o, (v) => -v), a, [0.05, 0]);
+    const x = tf.zeros([1, 28, 28, 1]) as tf.Tensor4D;
+    expect(await predictions(lin, x)).toEqual([0]);
+    const adv = await jsma(lin, x, { targets: tf.tensor1d([1], 'int32') });
+    const [idx] = await changed(adv, x);
+    expect(await predictions(lin, adv)).toEqual([1]);
+    // One pair suffices, and it is the exact best pair of the (constant) saliency map.
+    expect(idx.length).toBe(2);
+    const best = bruteBest(a, Float32Array.from(o, (v) => -v), new Float32Array(784).fill(1), 784, 0, 1);
+    const [p, q] = idx;
+    expect((a[p] + a[q]) * (o[p] + o[q])).toBeCloseTo(best, 6);
+    tf.dispose([x, adv]);
+    lin.dispose();
+  });
+
   it('pair search: the candidate reduction finds the best pair of an exhaustive scan', async () => {
     const B = 3;
     for (const [N, k, theta, seed] of [[500, JSMA_PAIR_CANDIDATES, 1, 1], [700, JSMA_PAIR_CANDIDATES, -1, 2], [40, JSMA_PAIR_CANDIDATES, 1, 3], [300, 8, 1, 4]] as const) {
@@ -332,6 +465,25 @@ describe('jsma on small models (cpu backend)', () => {
 describe('jsma on the shipped mnist-lenet (wasm backend)', () => {
   beforeAll(async () => {
     await useNodeBackend('wasm');
+  });
+
+  it('is Algorithm 3 exactly on mnist-lenet too: same images as the direct full-Jacobian, all-pairs reference', async () => {
+    const model = await loadShippedClassifier('mnist-lenet');
+    const set = loadMnist('test');
+    // Test images 0–2 (a 7, a 2, a 1): one easy target each and the hard target 1 (a 0 for the 1).
+    const runs = [[0, 8], [0, 1], [1, 1], [2, 0]] as const;
+    const data = new Float32Array(runs.length * 784);
+    runs.forEach(([img], k) => data.set(set.images.subarray(img * 784, (img + 1) * 784), k * 784));
+    const x = tf.tensor4d(data, [runs.length, 28, 28, 1]);
+    const t = tf.tensor1d(runs.map(([, tg]) => tg), 'int32');
+    const adv = await jsma(model, x, { targets: t, theta: 1, maxDistortion: 0.145 });
+    const av = await adv.data();
+    for (let k = 0; k < runs.length; k++) {
+      const ref = await referenceJsma(model, data.slice(k * 784, (k + 1) * 784), runs[k][1], 1, 0.145);
+      expect(Array.from(av.slice(k * 784, (k + 1) * 784)), `image ${runs[k][0]} → ${runs[k][1]}`).toEqual(Array.from(ref));
+    }
+    tf.dispose([x, t, adv]);
+    model.dispose();
   });
 
   it('first 10 MNIST test images × their 9 other targets (θ = +1, Υ = 14.5%): success and distortion', async () => {
