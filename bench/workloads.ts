@@ -1,142 +1,24 @@
 /**
- * Fixed benchmark workloads on the shipped models (the `probe bench` command runs them): each is
- * warmed up, then timed over repeated runs; one JSON object per workload with the median, min and max.
- * Every run reads its result back to the CPU (what the popup needs), so times include the read-back.
+ * `probe bench` in Node: loads the shipped models and the MNIST test set, times the workloads of
+ * src/core/bench.ts (the extension's service worker times the same ones) and keeps each release's
+ * results in bench/results/ with the ratio to the last one on the same backend.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { getAttack, resolveParams, type ClassifierAttackSpec, type VaeAttackSpec } from '../src/core/attacks';
-import { ProbeError } from '../src/core/errors';
+import { timeWorkloads, WORKLOADS, type BenchModels, type BenchResult, type Workload } from '../src/core/bench';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID } from '../src/core/models/vae-examples';
-import type { Classifier, Uncertain, Vae } from '../src/core/models/types';
+import type { Uncertain } from '../src/core/models/types';
 import { loadMnist } from '../src/cli/data';
 import { loadShippedClassifier, loadShippedVae, MODELS_DIR } from '../src/cli/models';
+import { launchExtension, POPUP_PATH, withTimeout } from '../src/cli/browser';
+import { ProbeError } from '../src/core/errors';
+import { BENCH_IMAGES, type Reply, type Req } from '../src/protocol/messages';
+import { bytesToBase64 } from '../src/protocol/base64';
 
-export const WORKLOADS = ['classify-1', 'fgsm-1', 'fgsm-100', 'bim-1', 'jsma-1', 'cw-l2-1', 'lbfgs-1', 'vae-latent-1', 'gpdnn-1', 'suite-1'] as const;
-export type Workload = (typeof WORKLOADS)[number];
+export { WORKLOADS, type BenchResult, type Workload };
 
-export interface BenchResult {
-  readonly workload: Workload;
-  readonly backend: string;
-  readonly model: string;
-  readonly runs: number;
-  readonly medianMs: number;
-  readonly minMs: number;
-  readonly maxMs: number;
-  /** What one run does, in words. */
-  readonly what: string;
-  /** median / the same workload's median in the latest saved result on this backend (bench/results/). */
-  readonly ratioToLast?: number;
-}
-
-interface Models {
-  lenet: Classifier;
-  gpdnn: Uncertain;
-  vae: Vae;
-  vaeClf: Classifier;
-  examples: Float32Array[];
-}
-
-const test = (): { images: Float32Array; labels: Uint8Array | Int32Array } => loadMnist('test');
-
-function classifierAttack(id: string): ClassifierAttackSpec {
-  const a = getAttack(id);
-  if (!a || a.model !== 'classifier') throw new ProbeError('BAD_INPUT', `no classifier attack ${id}`);
-  return a;
-}
-
-function vaeAttack(id: string): VaeAttackSpec {
-  const a = getAttack(id);
-  if (!a || a.model !== 'vae') throw new ProbeError('BAD_INPUT', `no VAE attack ${id}`);
-  return a;
-}
-
-/** One run of a workload; resolves when the result is on the CPU and every tensor is freed. */
-type Run = () => Promise<void>;
-
-function makeRuns(m: Models, data: { images: Float32Array; labels: Uint8Array | Int32Array }): Record<Workload, { model: string; what: string; run: Run }> {
-  const one = (i = 0): tf.Tensor4D => tf.tensor4d(data.images.subarray(i * 784, (i + 1) * 784), [1, 28, 28, 1]);
-  const label = data.labels[0];
-  const target = (label + 1) % 10;
-  const attackOnce = async (id: string, x: tf.Tensor4D, targeted: boolean, model = m.lenet): Promise<void> => {
-    const a = classifierAttack(id);
-    const y = tf.tensor1d([targeted ? target : label], 'int32');
-    const { adv } = await a.run(model, x, { params: resolveParams(a), y, targeted });
-    const p = tf.tidy(() => tf.softmax(model.logits(adv)));
-    await Promise.all([adv.data(), p.data()]);
-    tf.dispose([adv, p, y]);
-  };
-  const vaeLatent = async (x: tf.Tensor4D): Promise<void> => {
-    const a = vaeAttack('vae-latent');
-    const ty = tf.tensor1d([target], 'int32');
-    const tx = tf.tensor4d(m.examples[target], [1, 28, 28, 1]);
-    const { adv } = await a.run({ vae: m.vae, classifier: m.vaeClf }, x, { params: resolveParams(a), targets: ty, targetExamples: tx });
-    const r = tf.tidy(() => m.vae.decode(m.vae.encode(adv).mean));
-    await Promise.all([adv.data(), r.data()]);
-    tf.dispose([adv, r, ty, tx]);
-  };
-  const withOne = (f: (x: tf.Tensor4D) => Promise<void>): Run => async () => {
-    const x = one();
-    try {
-      await f(x);
-    } finally {
-      x.dispose();
-    }
-  };
-  return {
-    'classify-1': {
-      model: 'mnist-lenet', what: 'softmax of one image',
-      run: withOne(async (x) => {
-        const p = tf.tidy(() => tf.softmax(m.lenet.logits(x)));
-        await p.data();
-        p.dispose();
-      }),
-    },
-    'fgsm-1': { model: 'mnist-lenet', what: 'FGSM ε=0.25 on one image + its prediction', run: withOne((x) => attackOnce('fgsm', x, false)) },
-    'fgsm-100': {
-      model: 'mnist-lenet', what: 'FGSM ε=0.25 on 100 images (one batch) + predictions',
-      run: async () => {
-        const x = tf.tensor4d(data.images.subarray(0, 100 * 784), [100, 28, 28, 1]);
-        const a = classifierAttack('fgsm');
-        const { adv } = await a.run(m.lenet, x, { params: resolveParams(a) });
-        const p = tf.tidy(() => tf.softmax(m.lenet.logits(adv)));
-        await Promise.all([adv.data(), p.data()]);
-        tf.dispose([x, adv, p]);
-      },
-    },
-    'bim-1': { model: 'mnist-lenet', what: 'BIM 40 steps of 0.01, ε=0.25, one image', run: withOne((x) => attackOnce('bim', x, false)) },
-    'jsma-1': { model: 'mnist-lenet', what: `JSMA θ=+1 Υ=14.5%, test image 0 (a ${label}) → ${target}`, run: withOne((x) => attackOnce('jsma', x, true)) },
-    'cw-l2-1': {
-      model: 'mnist-lenet', what: `CW-L2, 9 constants, ≤1000 steps, abort early, test image 0 → ${target}`,
-      run: withOne((x) => attackOnce('cw-l2', x, true)),
-    },
-    'lbfgs-1': { model: 'mnist-lenet', what: `box-constrained L-BFGS (defaults), test image 0 → ${target}`, run: withOne((x) => attackOnce('lbfgs', x, true)) },
-    'vae-latent-1': { model: 'mnist-vae', what: `Kos et al. latent attack (L2 method, defaults), test image 0 → ${target}`, run: withOne(vaeLatent) },
-    'gpdnn-1': {
-      model: 'mnist-gpdnn', what: 'GPDNN predictive probabilities and variances of one image',
-      run: withOne(async (x) => {
-        const { probs, variance } = m.gpdnn.predictive(x);
-        await Promise.all([probs.data(), variance.data()]);
-        tf.dispose([probs, variance]);
-      }),
-    },
-    'suite-1': {
-      model: 'mnist-lenet', what: 'the popup suite on one image: classify, then FGSM, BIM, JSMA, CW-L2, L-BFGS and the VAE latent attack with defaults',
-      run: withOne(async (x) => {
-        const p = tf.tidy(() => tf.softmax(m.lenet.logits(x)));
-        await p.data();
-        p.dispose();
-        await attackOnce('fgsm', x, false);
-        await attackOnce('bim', x, false);
-        await attackOnce('jsma', x, true);
-        await attackOnce('cw-l2', x, true);
-        await attackOnce('lbfgs', x, true);
-        await vaeLatent(x);
-      }),
-    },
-  };
-}
+/** `--backend extension`: the workloads inside the built extension (dist/) in headless Chromium. */
+export const EXTENSION_BACKEND = 'extension';
 
 const RESULTS_DIR = join('bench', 'results');
 
@@ -161,47 +43,63 @@ export interface BenchOptions {
   readonly onResult?: (r: BenchResult) => void;
 }
 
+function save(name: string, results: BenchResult[]): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+}
+
+/**
+ * The same workloads timed by the built extension's service worker on the backend it chose (message
+ * 'probe/bench', sent from an extension page), on the same 100 MNIST test images. Rows are labelled
+ * `chromium-extension/<backend>`. Needs `npm run build` first.
+ */
+export async function runBenchInExtension(opts: Omit<BenchOptions, 'backend'> & { timeoutMs?: number }): Promise<BenchResult[]> {
+  if (!existsSync(join('dist', 'manifest.json'))) throw new ProbeError('BAD_INPUT', 'build the extension first (npm run build)');
+  const data = loadMnist('test');
+  const bytes = Uint8Array.from(data.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255));
+  const payload: Req<'probe/bench'> = {
+    workloads: [...(opts.only ?? WORKLOADS)], runs: opts.runs ?? null, imagesBase64: bytesToBase64(bytes), labels: Array.from(data.labels.subarray(0, BENCH_IMAGES)),
+  };
+  const session = await launchExtension();
+  try {
+    const page = await session.context.newPage();
+    await page.goto(`chrome-extension://${session.extensionId}/${POPUP_PATH}`);
+    const reply = await withTimeout(
+      page.evaluate((msg) => chrome.runtime.sendMessage(msg) as Promise<Reply<'probe/bench'>>, { type: 'probe/bench', payload }),
+      opts.timeoutMs ?? 1_800_000, 'the extension benchmark');
+    if (!reply.ok) throw new ProbeError(reply.error.code, `the extension benchmark failed: ${reply.error.message}`);
+    const last = latestSaved(`chromium-extension/${reply.data[0]?.backend ?? ''}`);
+    const results = reply.data.map((r): BenchResult => {
+      const backend = `chromium-extension/${r.backend}`;
+      const prev = last.get(r.workload);
+      const { ratioToLast: _, ...rest } = r;
+      return { ...rest, backend, ...(prev ? { ratioToLast: Math.round((r.medianMs / prev) * 100) / 100 } : {}) };
+    });
+    for (const r of results) opts.onResult?.(r);
+    if (opts.saveAs) save(opts.saveAs, results);
+    return results;
+  } finally {
+    await session.close();
+  }
+}
+
 /** Runs the workloads and returns one result each (also passed to onResult as they finish). */
 export async function runBench(opts: BenchOptions): Promise<BenchResult[]> {
-  const data = test();
+  const data = loadMnist('test');
   const examplesRaw = JSON.parse(readFileSync(join(MODELS_DIR, VAE_ID, VAE_EXAMPLES_FILE), 'utf8')) as unknown;
   const vae = await loadShippedVae(VAE_ID);
-  const m: Models = {
+  const m: BenchModels = {
     lenet: await loadShippedClassifier('mnist-lenet'),
     gpdnn: (await loadShippedClassifier('mnist-gpdnn')) as Uncertain,
     vae,
     vaeClf: await loadShippedClassifier(VAE_CLASSIFIER_ID),
     examples: parseVaeExamples(examplesRaw, vae.inputShape),
   };
-  const runs = makeRuns(m, data);
-  const last = latestSaved(opts.backend);
-  const results: BenchResult[] = [];
-  const slow = new Set<Workload>(['cw-l2-1', 'lbfgs-1', 'suite-1', 'jsma-1']);
-  for (const w of opts.only ?? WORKLOADS) {
-    const { model, what, run } = runs[w];
-    const n = opts.runs ?? (slow.has(w) ? 5 : 20);
-    for (let i = 0; i < (slow.has(w) ? 1 : 3); i++) await run();
-    const times: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      await run();
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    const median = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-    const round = (v: number): number => Math.round(v * 100) / 100;
-    const prev = last.get(w);
-    const r: BenchResult = {
-      workload: w, backend: opts.backend, model, runs: n, medianMs: round(median), minMs: round(times[0]), maxMs: round(times[n - 1]), what,
-      ...(prev ? { ratioToLast: round(median / prev) } : {}),
-    };
-    results.push(r);
-    opts.onResult?.(r);
+  try {
+    const results = await timeWorkloads(m, data, { backend: opts.backend, only: opts.only, runs: opts.runs, last: latestSaved(opts.backend), onResult: opts.onResult });
+    if (opts.saveAs) save(opts.saveAs, results);
+    return results;
+  } finally {
+    for (const c of [m.lenet, m.gpdnn, m.vae, m.vaeClf]) c.dispose();
   }
-  if (opts.saveAs) {
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, `${opts.saveAs}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  }
-  for (const c of [m.lenet, m.gpdnn, m.vae, m.vaeClf]) c.dispose();
-  return results;
 }

@@ -1,10 +1,12 @@
 import { ProbeError, toErrorInfo, type ErrorInfo } from '../core/errors';
 import { classifierEntries } from '../core/models/catalog';
-import { MAX_CAPTURE_SIDE, parseMessage, senderAllowed, type AnyEnvelope, type Reply } from '../protocol/messages';
+import { MAX_CAPTURE_SIDE, parseMessage, senderAllowed, type AnyEnvelope, type Reply, type Req } from '../protocol/messages';
+import type { BenchResult } from '../core/bench';
 import type { CaptureResponse, ImageSource, ModelInfo, ProbeState } from '../protocol/types';
 import { base64ToBytes } from '../protocol/base64';
 import { decodeImage, fetchImageBytes } from './decode';
 import { chooseBackend, getModel, getVaeContext } from './engine';
+import { benchInExtension } from './bench';
 import { ProbeService } from './service';
 
 /** Context-menu item id: part of the interface (tests fire it). */
@@ -85,6 +87,14 @@ async function modelInfos(): Promise<ModelInfo[]> {
   return infos.filter((i): i is ModelInfo => i !== null);
 }
 
+function runBench(req: Req<'probe/bench'>): Promise<BenchResult[]> {
+  return benchInExtension(req, {
+    backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
+    model: (id) => getModel(id, modelFolderUrl),
+    vae: () => getVaeContext(modelFolderUrl),
+  });
+}
+
 async function handle(msg: AnyEnvelope): Promise<unknown> {
   switch (msg.type) {
     case 'probe/get-state':
@@ -99,6 +109,8 @@ async function handle(msg: AnyEnvelope): Promise<unknown> {
       return service.cancel(msg.payload.tabId);
     case 'probe/list-models':
       return modelInfos();
+    case 'probe/bench':
+      return runBench(msg.payload);
     case 'content/capture':
       throw new ProbeError('FORBIDDEN_SENDER', 'That message is not for the background.');
   }

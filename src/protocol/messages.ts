@@ -1,10 +1,14 @@
 import { ProbeError, type ErrorInfo } from '../core/errors';
 import { attackMeta, resolveParams } from '../core/attacks/specs';
+import { isWorkload, type BenchResult, type Workload } from '../core/bench';
 import type { AttackChoice, CaptureResponse, ModelInfo, ProbeState } from './types';
 
 /** Largest side, in pixels, of an image sent from the page to the extension. */
 export const MAX_CAPTURE_SIDE = 512;
 const MAX_URL_LENGTH = 8192;
+/** Images a 'probe/bench' request carries: the same 100 MNIST test images the Node benchmark uses. */
+export const BENCH_IMAGES = 100;
+const BENCH_PIXELS = 28 * 28;
 
 /**
  * The one message map. Every runtime message in the extension is one of these.
@@ -19,6 +23,15 @@ export interface MessageMap {
   'probe/cancel': { req: { tabId: number | null }; res: ProbeState; from: 'extension-page' };
   /** Popup → background: the shipped models. */
   'probe/list-models': { req: Record<string, never>; res: ModelInfo[]; from: 'extension-page' };
+  /**
+   * Extension page → background: time the benchmark workloads (src/core/bench.ts) on the service
+   * worker's real backend, on the given 100 MNIST test images (grey levels 0–255, base64) and labels.
+   */
+  'probe/bench': {
+    req: { workloads: Workload[]; runs: number | null; imagesBase64: string; labels: number[] };
+    res: BenchResult[];
+    from: 'extension-page';
+  };
   /** Background → content script: capture the right-clicked image's pixels. */
   'content/capture': { req: { srcUrl: string; maxSide: number }; res: CaptureResponse; from: 'background' };
 }
@@ -96,6 +109,19 @@ const validators: { [T in MessageType]: Validator<T> } = {
     onlyKeys(p, []);
     return {};
   },
+  'probe/bench': (p) => {
+    onlyKeys(p, ['workloads', 'runs', 'imagesBase64', 'labels']);
+    const { workloads, runs, imagesBase64, labels } = p;
+    if (!Array.isArray(workloads) || workloads.length === 0 || workloads.length > 20 || !workloads.every(isWorkload)) bad('workloads must be a non-empty list of benchmark workload names');
+    const r = runs ?? null;
+    if (r !== null && (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 100)) bad('runs must be an integer in [1, 100] or null');
+    const b64Length = Math.ceil((BENCH_IMAGES * BENCH_PIXELS) / 3) * 4;
+    if (typeof imagesBase64 !== 'string' || imagesBase64.length !== b64Length || !/^[A-Za-z0-9+/]*={0,2}$/.test(imagesBase64)) {
+      bad(`imagesBase64 must be ${BENCH_IMAGES} images of ${BENCH_PIXELS} bytes in base64`);
+    }
+    if (!Array.isArray(labels) || labels.length !== BENCH_IMAGES || !labels.every((v) => Number.isInteger(v) && v >= 0 && v <= 9)) bad(`labels must be ${BENCH_IMAGES} digits`);
+    return { workloads: workloads as Workload[], runs: r, imagesBase64, labels: labels as number[] };
+  },
   'content/capture': (p) => {
     onlyKeys(p, ['srcUrl', 'maxSide']);
     const { srcUrl, maxSide } = p;
@@ -113,6 +139,7 @@ export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/run-attack': 'extension-page',
   'probe/cancel': 'extension-page',
   'probe/list-models': 'extension-page',
+  'probe/bench': 'extension-page',
   'content/capture': 'background',
 };
 

@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fireProbe, launchExtension, openPopup, readPopup, type ExtensionSession, type PopupReading } from '../../src/cli/browser';
+import { fireProbe, launchExtension, openPopup, POPUP_PATH, readPopup, withTimeout, type ExtensionSession, type PopupReading } from '../../src/cli/browser';
+import { bytesToBase64 } from '../../src/protocol/base64';
+import { BENCH_IMAGES } from '../../src/protocol/messages';
 import { loadMnist } from '../../src/cli/data';
 import { DARK, LIGHT, encodePng, renderDigit } from '../../src/cli/png';
 import { serveStatic, type StaticServer } from '../../src/cli/serve';
@@ -203,4 +205,31 @@ describe('extension end to end', () => {
     expect(pageErrors).toEqual([]);
     expect(await page.evaluate(() => document.images.length)).toBe(N + 1);
   });
+
+  it('the benchmark runs in the service worker on its chosen backend: wasm here, not the software GPU (SwiftShader)', async () => {
+    const test = loadMnist('test');
+    const payload = {
+      workloads: ['classify-1', 'fgsm-100'],
+      runs: 2,
+      imagesBase64: bytesToBase64(Uint8Array.from(test.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255))),
+      labels: Array.from(test.labels.subarray(0, BENCH_IMAGES)),
+    };
+    const popup = await session.context.newPage();
+    await popup.goto(`chrome-extension://${session.extensionId}/${POPUP_PATH}`);
+    const reply = (await withTimeout(popup.evaluate((msg) => chrome.runtime.sendMessage(msg), { type: 'probe/bench', payload }), 120_000, 'probe/bench')) as {
+      ok: boolean;
+      data: { workload: string; backend: string; runs: number; medianMs: number }[];
+    };
+    expect(reply.ok).toBe(true);
+    expect(reply.data.map((r) => r.workload)).toEqual(['classify-1', 'fgsm-100']);
+    for (const r of reply.data) {
+      expect(r.runs).toBe(2);
+      expect(r.medianMs).toBeGreaterThan(0);
+    }
+    // Headless Chromium here has only SwiftShader (a CPU WebGPU/WebGL): the engine must not pick it.
+    console.log(`e2e bench in the extension: backend ${reply.data[0].backend}, fgsm-100 median ${reply.data[1].medianMs} ms`);
+    expect(reply.data[0].backend).toBe('wasm');
+    expect(reply.data[1].medianMs).toBeLessThan(5000);
+    await popup.close();
+  }, 300_000);
 });

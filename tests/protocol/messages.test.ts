@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentMayAccept, parseMessage, senderAllowed, SENDERS, type MessageType } from '../../src/protocol/messages';
+import { BENCH_IMAGES, contentMayAccept, parseMessage, senderAllowed, SENDERS, type MessageType } from '../../src/protocol/messages';
 import { base64ToBytes, bytesToBase64 } from '../../src/protocol/base64';
 
 const ID = 'abcdefghijklmnopabcdefghijklmnop';
@@ -76,8 +76,31 @@ describe('parseMessage', () => {
   });
 });
 
+describe("'probe/bench'", () => {
+  const images = bytesToBase64(Uint8Array.from({ length: BENCH_IMAGES * 784 }, (_, i) => i & 255));
+  const labels = Array.from({ length: BENCH_IMAGES }, (_, i) => i % 10);
+  const ok = { workloads: ['classify-1', 'fgsm-1'], runs: 3, imagesBase64: images, labels };
+  it('accepts known workloads, 100 images and their labels', () => {
+    expect(parseMessage({ type: 'probe/bench', payload: ok }).payload).toEqual(ok);
+    expect(parseMessage({ type: 'probe/bench', payload: { ...ok, runs: null } }).payload).toMatchObject({ runs: null });
+  });
+  it.each([
+    ['an unknown workload', { ...ok, workloads: ['classify-1', 'rm -rf'] }],
+    ['no workload', { ...ok, workloads: [] }],
+    ['0 runs', { ...ok, runs: 0 }],
+    ['fractional runs', { ...ok, runs: 2.5 }],
+    ['99 images', { ...ok, imagesBase64: bytesToBase64(new Uint8Array(99 * 784)) }],
+    ['not base64', { ...ok, imagesBase64: `${images.slice(0, -4)}!!!!` }],
+    ['a label of 10', { ...ok, labels: [...labels.slice(1), 10] }],
+    ['99 labels', { ...ok, labels: labels.slice(1) }],
+    ['an extra field', { ...ok, extra: 1 }],
+  ])('rejects %s with BAD_MESSAGE', (_, payload) => {
+    expect(() => parseMessage({ type: 'probe/bench', payload })).toThrow(expect.objectContaining({ code: 'BAD_MESSAGE' }));
+  });
+});
+
 describe('sender checks', () => {
-  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-attack', 'probe/cancel', 'probe/list-models'];
+  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-attack', 'probe/cancel', 'probe/list-models', 'probe/bench'];
   it.each(popupOnly)('%s: only extension pages of this extension', (type) => {
     expect(senderAllowed(type, popup, ID, ORIGIN)).toBe(true);
     expect(senderAllowed(type, { ...popup, id: 'other' }, ID, ORIGIN)).toBe(false);

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { isSoftwareRenderer } from '../../src/background/engine';
+
+describe('isSoftwareRenderer (GPU backends that run on the CPU are used only after wasm)', () => {
+  it.each([
+    'google swiftshader',
+    'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)',
+    'llvmpipe (LLVM 15.0.6, 256 bits)',
+    'Mesa lavapipe',
+    'Microsoft Basic Render Driver',
+  ])('software: %s', (d) => expect(isSoftwareRenderer(d)).toBe(true));
+  it.each(['nvidia ', 'ANGLE (NVIDIA, NVIDIA GeForce RTX 4090 Direct3D11 vs_5_0 ps_5_0)', 'apple metal-3', 'intel gen-12lp', 'AMD Radeon Pro', ''])(
+    'hardware (or hidden): %s',
+    (d) => expect(isSoftwareRenderer(d)).toBe(false),
+  );
+});
