@@ -113,7 +113,7 @@ describe('attack draft', () => {
 
   it('starts from the shown choice, and from the defaults for another attack', () => {
     expect(draftFromChoice(fgsm)).toEqual({ attack: 'fgsm', values: { eps: '0.1', norm: '2' }, target: 4 });
-    expect(draftForAttack('jsma', fgsm, 4)).toEqual({ attack: 'jsma', values: { theta: '+1', maxDistortion: '0.145' }, target: 4 });
+    expect(draftForAttack('jsma', fgsm, 4)).toEqual({ attack: 'jsma', values: { theta: '+1', maxDistortion: '0.145', saliency: 'logits' }, target: 4 });
     expect(draftForAttack('fgsm', fgsm, null).values).toEqual({ eps: '0.1', norm: '2' });
     expect(draftForAttack('bim', fgsm, null).values.randomStart).toBe(false);
     // An attack this popup does not know reads as FGSM with its defaults.

@@ -4,7 +4,7 @@ import type { Classifier } from '../models/types';
 import { bim } from './bim';
 import { cwL2 } from './cw';
 import { fgsm } from './fgsm';
-import { jsma } from './jsma';
+import { jsma, type JsmaSaliency } from './jsma';
 import { lbfgs } from './lbfgs';
 import { ATTACK_SPECS, type AttackId, type AttackMeta } from './specs';
 import type { AttackRun, Norm, ParamValues, StepControl } from './types';
@@ -77,7 +77,7 @@ const CLASSIFIER_RUNNERS: Partial<Record<AttackId, ClassifierRunner>> = {
   }),
   jsma: (model, x, req, ctl) =>
     withTargets(model, x, req, async (targets) => ({
-      adv: await jsma(model, x, { targets, theta: req.params.theta === '-1' ? -1 : 1, maxDistortion: num(req.params, 'maxDistortion') }, ctl),
+      adv: await jsma(model, x, { targets, theta: req.params.theta === '-1' ? -1 : 1, maxDistortion: num(req.params, 'maxDistortion'), saliency: req.params.saliency as JsmaSaliency | undefined }, ctl),
     })),
   'cw-l2': async (model, x, req, ctl) => {
     const r = await cwL2(model, x, {

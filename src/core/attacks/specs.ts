@@ -75,6 +75,7 @@ export const ATTACK_SPECS: readonly AttackMeta[] = [
     params: [
       { key: 'theta', label: 'θ', type: 'choice', default: '+1', choices: ['+1', '-1'], help: '+1: turn pixels fully on (increase); −1: turn them off.' },
       { key: 'maxDistortion', label: 'Υ (max distortion)', type: 'number', default: 0.145, min: 0.005, max: 1, step: 0.005, help: 'Largest fraction of pixels that may change (paper: 14.5%).' },
+      { key: 'saliency', label: 'Saliency on', type: 'choice', default: 'logits', choices: ['logits', 'probabilities'], help: 'Jacobian of the logits (the paper) or of the softmax probabilities (Carlini & Wagner\'s JSMA-F: more successes, fewer pixels).' },
     ],
   },
   {
