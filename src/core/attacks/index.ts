@@ -92,6 +92,7 @@ const CLASSIFIER_RUNNERS: Partial<Record<AttackId, ClassifierRunner>> = {
     withTargets(model, x, req, async (targets) => {
       const r = await lbfgs(model, x, {
         targets, initialConst: num(req.params, 'initialConst'), searchSteps: num(req.params, 'searchSteps'), maxIterations: num(req.params, 'maxIterations'),
+        warmStart: req.params.warmStart === true, stallTolerance: num(req.params, 'stallTolerance'),
       }, ctl);
       return { adv: r.adv, trace: r.trace };
     }),

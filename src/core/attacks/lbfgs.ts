@@ -15,6 +15,20 @@ export interface LbfgsOptions {
   readonly maxIterations?: number;
   /** L-BFGS memory m: correction pairs kept (default 10). */
   readonly history?: number;
+  /**
+   * Start each constant's solve where the image's previous one ended (default true; the reference
+   * starts every constant from the input with an empty memory). The objectives of two constants differ
+   * by (c′ − c)·‖r‖₂², so f, its gradient and the L-BFGS correction pairs carry over exactly (each y
+   * gains 2(c′ − c)·s): the solve continues along the decision boundary instead of walking back to it.
+   */
+  readonly warmStart?: boolean;
+  /**
+   * Stop a constant's solve once f fell by less than this fraction of |f| over the last 10 iterations
+   * (default 1e-3; 0, the reference, runs each solve to maxIterations or to the tight tolerances of
+   * a converged minimum). On ReLU networks f creeps down for many iterations after the boundary is
+   * reached while the distortion barely moves.
+   */
+  readonly stallTolerance?: number;
 }
 
 export interface LbfgsResult {
@@ -26,18 +40,36 @@ export interface LbfgsResult {
   readonly trace: TraceEntry[];
 }
 
+/**
+ * Defaults: 10 constants from c₀ = 1e-2, ≤ 100 iterations each, memory 10, with the faster search of
+ * warm starts and the stall stop (1e-3 over 10 iterations). `LBFGS_REFERENCE` restores the reference
+ * search (every constant solved from the input until maxIterations or convergence). On mnist-lenet
+ * (wasm, 50 test images, random targets, `probe attack --model mnist-lenet --attack lbfgs --targets
+ * random --n 50`) the reference takes about 4× as long (bench lbfgs-1: about 5×) for the same success
+ * rate (100 %) and the same mean L2 of successes (2.289 reference, 2.286 fast; `--warm-start false
+ * --stall-tolerance 0` reproduces the reference).
+ */
 export const LBFGS_DEFAULTS = {
   initialConst: 1e-2,
   searchSteps: 10,
   maxIterations: 100,
   history: 10,
+  warmStart: true,
+  stallTolerance: 1e-3,
 } as const;
 
-/** Armijo sufficient-decrease parameter, halvings per line search, and the stopping tolerances. */
+/** The search before warm starts and the stall stop: every constant solved from the input to maxIterations. */
+export const LBFGS_REFERENCE: Pick<LbfgsOptions, 'warmStart' | 'stallTolerance'> = {
+  warmStart: false,
+  stallTolerance: 0,
+};
+
+/** Armijo sufficient-decrease parameter, halvings per line search, the stopping tolerances, and the stall window (iterations). */
 const ARMIJO = 1e-4;
 const MAX_HALVINGS = 20;
 const PG_TOL = 1e-5;
 const F_TOL = 1e-9;
+const STALL_WINDOW = 10;
 
 function checkNumber(name: string, v: number, ok: (v: number) => boolean, what: string): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
@@ -68,6 +100,8 @@ interface Solver {
   gdt: number;
   /** Decrease of f at the last accepted step. */
   fDrop: number;
+  /** f after each accepted step of the current solve (f before the first at index 0). */
+  readonly fs: number[];
 }
 
 /** What one batched evaluation returns per row: the objective, its gradient and the logits. */
@@ -89,17 +123,23 @@ interface Evaluation {
  *
  * The minimiser is a projected L-BFGS: two-loop recursion on the free variables (those not held at
  * a bound by the gradient), projection onto the box, backtracking (Armijo) line search. The per-image
- * vectors live in Float64Arrays; losses and gradients are computed batched on tensors.
+ * vectors live in Float64Arrays; losses and gradients are computed batched on tensors. By default each
+ * constant's solve continues from the previous one's end point and memory (`warmStart`) and stops once
+ * f stalls (`stallTolerance`); see `LBFGS_DEFAULTS` and `LBFGS_REFERENCE`.
  */
 export async function lbfgs(model: Classifier, x: tf.Tensor4D, opts: LbfgsOptions, ctl?: StepControl): Promise<LbfgsResult> {
   const initialConst = opts.initialConst ?? LBFGS_DEFAULTS.initialConst;
   const searchSteps = opts.searchSteps ?? LBFGS_DEFAULTS.searchSteps;
   const maxIterations = opts.maxIterations ?? LBFGS_DEFAULTS.maxIterations;
   const history = opts.history ?? LBFGS_DEFAULTS.history;
+  const warmStart = opts.warmStart ?? LBFGS_DEFAULTS.warmStart;
+  const stallTolerance = opts.stallTolerance ?? LBFGS_DEFAULTS.stallTolerance;
   checkNumber('initialConst', initialConst, (v) => v > 0, 'a finite number > 0');
   checkNumber('searchSteps', searchSteps, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   checkNumber('maxIterations', maxIterations, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   checkNumber('history', history, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+  checkNumber('stallTolerance', stallTolerance, (v) => v >= 0, 'a finite number ≥ 0');
+  if (typeof warmStart !== 'boolean') throw new ProbeError('BAD_INPUT', 'L-BFGS: warmStart must be a boolean');
   if (!opts.targets) throw new ProbeError('BAD_INPUT', 'L-BFGS: the attack needs target labels (targets)');
   if (x.rank !== 4) throw new ProbeError('BAD_INPUT', `L-BFGS: the input must be a batch [n, h, w, c], got rank ${x.rank}`);
   const classes = model.classNames.length;
@@ -203,6 +243,29 @@ export async function lbfgs(model: Classifier, x: tf.Tensor4D, opts: LbfgsOption
     return out;
   };
 
+  const newSolver = (p: Float64Array, e: Evaluation): Solver => ({
+    x: p,
+    f: e.f,
+    g: e.g,
+    s: [],
+    y: [],
+    iter: 0,
+    done: false,
+    d: new Float64Array(dim),
+    alpha: 1,
+    halvings: 0,
+    xt: new Float64Array(dim),
+    gdt: 0,
+    fDrop: Number.POSITIVE_INFINITY,
+    fs: [e.f],
+  });
+  const solvers: (Solver | undefined)[] = new Array(n);
+  /** Whether the point each image's latest solve ended at is classified as its target. */
+  const lastHit: boolean[] = new Array(n).fill(false);
+  /** The constant of each image's latest solve (for the warm start). */
+  const solvedC = new Float64Array(n);
+
+  const all = Array.from({ length: n }, (_, i) => i);
   for (let cs = 0; cs < searchSteps; cs++) {
     let meanConst = 0;
     for (let i = 0; i < n; i++) meanConst += consts[i] / n;
@@ -220,60 +283,60 @@ export async function lbfgs(model: Classifier, x: tf.Tensor4D, opts: LbfgsOption
       });
     };
 
-    // Start every solve at r = 0.
-    const all = Array.from({ length: n }, (_, i) => i);
-    const starts = all.map((i) => Float64Array.from(row(x0, i)));
-    const first = await evaluate(all, starts, consts);
-    evaluations++;
-    const solvers: Solver[] = all.map((i) => ({
-      x: starts[i],
-      f: first[i].f,
-      g: first[i].g,
-      s: [],
-      y: [],
-      iter: 0,
-      done: false,
-      d: new Float64Array(dim),
-      alpha: 1,
-      halvings: 0,
-      xt: new Float64Array(dim),
-      gdt: 0,
-      fDrop: Number.POSITIVE_INFINITY,
-    }));
-    const lastHit = first.map((e) => e.hit);
+    // Warm start: continue from where the previous constant's solve ended. The objectives of two
+    // constants differ by (c′ − c)·‖x′ − x‖², so f, g and the curvature pairs (y += 2(c′ − c)·s) carry
+    // over exactly, without an evaluation. Otherwise (and for the first constant) start at r = 0.
+    const cold: number[] = [];
+    for (const i of all) {
+      const sv = solvers[i];
+      if (!warmStart || !sv) {
+        cold.push(i);
+        continue;
+      }
+      shiftConst(sv, row(x0, i), consts[i] - solvedC[i]);
+    }
+    if (cold.length > 0) {
+      const starts = cold.map((i) => Float64Array.from(row(x0, i)));
+      const first = await evaluate(cold, starts, consts);
+      evaluations++;
+      cold.forEach((i, j) => {
+        solvers[i] = newSolver(starts[j], first[j]);
+        lastHit[i] = first[j].hit;
+      });
+    }
+    solvedC.set(consts);
     // Already classified as the target: D(x, l) = x, nothing to solve.
-    all.forEach((i) => {
-      if (bestL2[i] === 0) solvers[i].done = true;
-    });
+    for (const i of all) if (bestL2[i] === 0) solvers[i]!.done = true;
     await progress();
 
-    while (solvers.some((s) => !s.done)) {
+    const live = (): number[] => all.filter((i) => !solvers[i]!.done);
+    for (let open = live(); open.length > 0; open = live()) {
       // Directions and first trial points.
-      const searching: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const sv = solvers[i];
-        if (sv.done) continue;
+      const lineSearch: number[] = [];
+      for (const i of open) {
+        const sv = solvers[i]!;
         if (projectedGradientNorm(sv.x, sv.g, lo, hi) < PG_TOL) {
           sv.done = true;
           continue;
         }
         direction(sv, lo, hi);
-        searching.push(i);
+        lineSearch.push(i);
       }
       // Backtracking line search, batched over the images still searching.
-      let pending = searching;
+      let pending = lineSearch;
       while (pending.length > 0) {
-        for (const i of pending) trial(solvers[i], lo, hi);
-        const evals = await evaluate(pending, pending.map((i) => solvers[i].xt), consts);
+        for (const i of pending) trial(solvers[i]!, lo, hi);
+        const evals = await evaluate(pending, pending.map((i) => solvers[i]!.xt), consts);
         evaluations++;
         const next: number[] = [];
         pending.forEach((i, j) => {
-          const sv = solvers[i];
+          const sv = solvers[i]!;
           const e = evals[j];
           if (e.f <= sv.f + ARMIJO * sv.gdt) {
             accept(sv, e, history);
             lastHit[i] = e.hit;
             if (sv.iter >= maxIterations || sv.fDrop <= F_TOL * Math.max(Math.abs(sv.f), Math.abs(sv.f + sv.fDrop), 1)) sv.done = true;
+            else if (stallTolerance > 0 && sv.iter >= STALL_WINDOW && sv.fs[sv.iter - STALL_WINDOW] - sv.f <= stallTolerance * Math.abs(sv.f)) sv.done = true;
           } else if (++sv.halvings >= MAX_HALVINGS) {
             sv.done = true; // no decrease along the direction: a (local) minimum up to the line search's resolution
           } else {
@@ -284,7 +347,7 @@ export async function lbfgs(model: Classifier, x: tf.Tensor4D, opts: LbfgsOption
         pending = next;
         await progress();
       }
-      doneIters = Math.max(0, ...solvers.map((s) => s.iter));
+      doneIters = Math.max(0, ...all.map((i) => solvers[i]!.iter));
     }
 
     // Search over c, per image: success at c → try a larger c (less distortion), failure → smaller.
@@ -409,6 +472,35 @@ function trial(sv: Solver, lo: number, hi: number): void {
   sv.gdt = gdt;
 }
 
+/**
+ * Moves a solver from constant c to c + dc: f and g gain dc·‖x − x0‖² and 2dc·(x − x0), every curvature
+ * pair's y gains 2dc·s (pairs left without positive curvature are dropped); the iteration count restarts.
+ */
+function shiftConst(sv: Solver, x0: Float64Array, dc: number): void {
+  const { x, g } = sv;
+  let l2 = 0;
+  for (let j = 0; j < x.length; j++) {
+    const r = x[j] - x0[j];
+    l2 += r * r;
+    g[j] += 2 * dc * r;
+  }
+  sv.f += dc * l2;
+  for (let k = sv.s.length - 1; k >= 0; k--) {
+    const s = sv.s[k];
+    const y = sv.y[k];
+    for (let j = 0; j < s.length; j++) y[j] += 2 * dc * s[j];
+    if (!(dot(s, y) > 1e-12)) {
+      sv.s.splice(k, 1);
+      sv.y.splice(k, 1);
+    }
+  }
+  sv.iter = 0;
+  sv.done = false;
+  sv.fDrop = Number.POSITIVE_INFINITY;
+  sv.fs.length = 0;
+  sv.fs.push(sv.f);
+}
+
 /** Accepts the trial point: updates x, f, g and the correction pairs (kept when s·y > 0). */
 function accept(sv: Solver, e: Evaluation, history: number): void {
   const dim = sv.x.length;
@@ -431,4 +523,5 @@ function accept(sv: Solver, e: Evaluation, history: number): void {
   sv.f = e.f;
   sv.g = e.g;
   sv.iter++;
+  sv.fs.push(e.f);
 }

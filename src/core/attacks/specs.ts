@@ -99,6 +99,8 @@ export const ATTACK_SPECS: readonly AttackMeta[] = [
       { key: 'initialConst', label: 'Initial c', type: 'number', default: 0.01, min: 1e-6, max: 1e6, step: 0.001, help: 'First weight c of the distortion term c·‖r‖₂² (searched per image for the smallest distortion).' },
       { key: 'searchSteps', label: 'Search steps over c', type: 'integer', default: 10, min: 1, max: 30, help: 'Line search over c for the smallest distortion.' },
       { key: 'maxIterations', label: 'L-BFGS iterations', type: 'integer', default: 100, min: 1, max: 5000, help: 'Iterations per c.' },
+      { key: 'warmStart', label: 'Warm start', type: 'boolean', default: true, help: 'Start each c where the last one ended (reference: from the input).' },
+      { key: 'stallTolerance', label: 'Stall tolerance', type: 'number', default: 0.001, min: 0, max: 1, step: 0.0001, help: 'Stop a c once the objective falls by less than this fraction over 10 iterations (reference: 0, run to the iteration limit).' },
     ],
   },
   {

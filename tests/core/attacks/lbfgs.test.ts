@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { cwL2 } from '../../../src/core/attacks/cw';
-import { lbfgs, type LbfgsOptions } from '../../../src/core/attacks/lbfgs';
+import { lbfgs, LBFGS_REFERENCE, type LbfgsOptions, type LbfgsResult } from '../../../src/core/attacks/lbfgs';
 import type { Classifier } from '../../../src/core/models/types';
 import { argmax, codeOf, firstTestImagesWithNextTargets, rowL2 } from '../../helpers/attacks';
 import { randomImages, tinyClassifier } from '../../helpers/tiny';
@@ -52,6 +52,53 @@ describe('lbfgs (Szegedy et al.; tiny model, cpu)', () => {
     for (let i = 0; i < 3; i++) expect(l5[i]).toBeLessThanOrEqual(l1[i] + 1e-6);
     expect(l5.reduce((a, b) => a + b, 0)).toBeLessThan(0.8 * l1.reduce((a, b) => a + b, 0));
     tf.dispose([one.adv, five.adv, y]);
+  });
+
+  it('the default search (warm starts, stall stop) matches the reference search with fewer evaluations, deterministically', async () => {
+    const y = tf.tensor1d(pred.map((p) => (p + 4) % 10), 'int32');
+    const opts: LbfgsOptions = { targets: y, searchSteps: 6, maxIterations: 30 };
+    const evaluations = (r: LbfgsResult): number => r.trace.reduce((a, t) => a + (t.info.evaluations as number), 0);
+    const sum = (v: number[]): number => v.reduce((a, b) => a + b, 0);
+    const before = tf.memory().numTensors;
+    const fast = await lbfgs(model, x, opts);
+    const again = await lbfgs(model, x, opts);
+    const ref = await lbfgs(model, x, { ...opts, ...LBFGS_REFERENCE });
+    expect(tf.memory().numTensors).toBe(before + 3);
+    expect(fast.success).toEqual([true, true, true]);
+    expect(ref.success).toEqual([true, true, true]);
+    expect(again.trace).toEqual(fast.trace);
+    expect(Array.from(again.adv.dataSync())).toEqual(Array.from(fast.adv.dataSync()));
+    // The reference runs every constant to maxIterations; the stall stop ends solves sooner.
+    expect(ref.trace.every((t) => t.info.iterations === 30)).toBe(true);
+    expect(fast.trace.some((t) => (t.info.iterations as number) < 30)).toBe(true);
+    expect(evaluations(fast)).toBeLessThan(0.8 * evaluations(ref));
+    expect(sum(rowL2(fast.adv, x))).toBeLessThan(1.05 * sum(rowL2(ref.adv, x)));
+    tf.dispose([fast.adv, again.adv, ref.adv, y]);
+  });
+
+  it('warm start: only the first constant starts at the input; a large stall tolerance stops every solve early', async () => {
+    const xs = x.dataSync();
+    let atInput = 0;
+    const spy: Classifier = {
+      ...model,
+      logits: (xx) => {
+        const d = xx.dataSync();
+        if (d.length === xs.length && d.every((v, j) => v === xs[j])) atInput++;
+        return model.logits(xx);
+      },
+    };
+    const y = tf.tensor1d(pred.map((p) => (p + 1) % 10), 'int32');
+    const counts: number[] = [];
+    for (const warmStart of [true, false]) {
+      atInput = 0;
+      const r = await lbfgs(spy, x, { targets: y, searchSteps: 4, maxIterations: 20, warmStart, stallTolerance: 0 });
+      counts.push(atInput);
+      r.adv.dispose();
+    }
+    expect(counts).toEqual([1, 4]);
+    const stalled = await lbfgs(model, x, { targets: y, searchSteps: 3, maxIterations: 100, stallTolerance: 1 });
+    expect(stalled.trace.every((t) => (t.info.iterations as number) >= 10 && (t.info.iterations as number) < 30)).toBe(true);
+    tf.dispose([stalled.adv, y]);
   });
 
   it('a target the model already predicts costs nothing; an unreachable goal returns the input', async () => {
@@ -111,6 +158,9 @@ describe('lbfgs (Szegedy et al.; tiny model, cpu)', () => {
       { targets: tf.tensor1d([0, 1], 'int32') },
       { targets: tf.tensor1d([0, 1, -1], 'int32') },
       {} as LbfgsOptions,
+      { targets: y, stallTolerance: -1 },
+      { targets: y, stallTolerance: Number.POSITIVE_INFINITY },
+      { targets: y, warmStart: 'yes' as unknown as boolean },
     ];
     const before = tf.memory().numTensors;
     for (const o of bad) expect(await codeOf(lbfgs(model, x, o))).toBe('BAD_INPUT');
