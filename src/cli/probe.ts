@@ -1,6 +1,7 @@
 /**
  * The `probe` command: the extension's attack core in Node, JSON out.
  *   npm run probe -- bench [--backend wasm|cpu|webgpu|extension (the built extension in headless Chromium)] [--workloads a,b] [--runs N] [--save NAME] [--json]
+ *   npm run probe -- reproduce [--quick] [--out DIR]
  *   npm run probe -- eval [--model ID] [--backend wasm|cpu|webgpu] [--n N] [--json]
  *   npm run probe -- attack --model ID --attack ID [--targets none|all|random|next] [--<param> V …] [--n 1000] [--backend B] [--json]
  */
@@ -20,6 +21,7 @@ import { NODE_BACKENDS, useNodeBackend, type NodeBackend } from './backend';
 import type { Dataset } from './data';
 import { datasetSplit } from './datasets';
 import { loadShippedClassifier, loadShippedVae, MODELS_DIR } from './models';
+import { reproduceCommand, USAGE_LINE as REPRODUCE_USAGE } from './reproduce';
 
 export interface Args {
   readonly command: string;
@@ -221,7 +223,8 @@ const USAGE = `usage: probe <command> [flags]
   bench  [--backend wasm|cpu|webgpu|extension] [--workloads ${WORKLOADS.join(',')}] [--runs N] [--save NAME] [--json]
   attack [--model ID] --attack ${ATTACKS.map((x) => x.id).join('|')} [--targets none|all|random|next] [--n 1000] [--seed S]
          [--backend B] [--json] [--<param> value …]   attack parameters:
-${ATTACKS.map((x) => `           ${x.id}: ${x.params.map((p) => `--${p.key} (${String(p.default)})`).join(' ')}`).join('\n')}`;
+${ATTACKS.map((x) => `           ${x.id}: ${x.params.map((p) => `--${p.key} (${String(p.default)})`).join(' ')}`).join('\n')}
+  ${REPRODUCE_USAGE}`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   let args: Args;
@@ -240,6 +243,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (args.command === 'attack') {
       const r = await runAttack(args);
       console.log(json ? JSON.stringify(r) : JSON.stringify(r, null, 2));
+      return 0;
+    }
+    if (args.command === 'reproduce') {
+      await reproduceCommand(args.flags);
       return 0;
     }
     if (args.command === 'help' || args.flags.has('help')) {

@@ -1,0 +1,209 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  crossing, FIGURES, loadPaperData, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
+} from '../../src/cli/reproduce';
+import { escapeXml, imageGrid, lineChart, niceTicks } from '../../src/cli/svg';
+import { formatPaperNumber } from '../../src/core/metrics/reproduce-papers';
+
+/** Well-formedness, XML-ish: one root <svg>, every tag closed in order, no stray '<' or '&'. */
+function checkSvg(svg: string): void {
+  expect(svg.startsWith('<svg ')).toBe(true);
+  expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+  const stack: string[] = [];
+  let roots = 0;
+  const tag = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
+  let last = 0;
+  for (let m = tag.exec(svg); m; m = tag.exec(svg)) {
+    const between = svg.slice(last, m.index);
+    expect(between, `text before <${m[2]}>`).not.toMatch(/[<>]/);
+    expect(between.replace(/&(amp|lt|gt|quot|apos);/g, '')).not.toContain('&');
+    last = m.index + m[0].length;
+    const [, close, name, , self] = m;
+    if (close) expect(stack.pop(), `closing </${name}>`).toBe(name);
+    else if (!self) {
+      if (stack.length === 0) roots++;
+      stack.push(name);
+    }
+  }
+  expect(svg.slice(last).trim()).toBe('');
+  expect(stack).toEqual([]);
+  expect(roots).toBe(1);
+}
+
+const count = (s: string, needle: string): number => s.split(needle).length - 1;
+
+describe('svg writer', () => {
+  it('lineChart: one path per series, markers, bands, escaped names, gaps at non-finite points', () => {
+    const svg = lineChart({
+      title: 'a < b & "c"', xLabel: 'ε', yLabel: 'error (%)',
+      series: [
+        { name: 'one', points: [[0, 1], [1, 2], [2, 3]] },
+        { name: 'two <b>', points: [[0, 3], [1, Number.NaN], [2, 1]], dashed: true },
+      ],
+      markers: [{ label: 'paper: 89.4%', x: 1, y: 2.5 }],
+      bands: [{ from: 0.5, to: 1.5, label: 'correct' }],
+    });
+    checkSvg(svg);
+    expect(count(svg, 'class="series"')).toBe(2);
+    expect(count(svg, 'class="marker"')).toBe(1);
+    expect(count(svg, 'class="band"')).toBe(1);
+    expect(svg).toContain('data-series="two &lt;b&gt;"');
+    expect(svg).toContain('a &lt; b &amp; &quot;c&quot;');
+    const two = /data-series="two &lt;b&gt;" d="([^"]*)"/.exec(svg)![1];
+    expect(count(two, 'M')).toBe(2);
+    expect(two).not.toContain('L');
+    expect(svg).toContain('stroke-dasharray');
+  });
+
+  it('imageGrid: one <image> per picture, captions and frames', () => {
+    const href = 'data:image/png;base64,AAAA';
+    const svg = imageGrid({ title: 'grid', cell: 30, rows: [{ title: 'row & 1', images: [{ href, caption: '3 → 7', frame: '#f00' }, { href }] }, { images: [{ href }] }] });
+    checkSvg(svg);
+    expect(count(svg, '<image ')).toBe(3);
+    expect(count(svg, 'stroke="#f00"')).toBe(1);
+    expect(svg).toContain('row &amp; 1');
+    expect(svg).toContain('3 → 7');
+  });
+
+  it('niceTicks and escapeXml', () => {
+    expect(niceTicks(0, 0.3, 6)).toEqual([0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]);
+    expect(niceTicks(-15, 15, 8)).toEqual([-15, -10, -5, 0, 5, 10, 15]);
+    expect(niceTicks(0, 100, 6)).toEqual([0, 20, 40, 60, 80, 100]);
+    expect(niceTicks(2, 2)).toEqual([2]);
+    expect(escapeXml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;');
+  });
+});
+
+describe('reproduce options and plan', () => {
+  it('parses its flags and refuses unknown ones', () => {
+    const f = (o: Record<string, string | true>) => reproduceOptions(new Map(Object.entries(o)));
+    expect(f({})).toEqual({ quick: false, out: 'reproduction', n: undefined, backend: 'wasm' });
+    expect(f({ quick: true, out: 'x', n: '50' })).toMatchObject({ quick: true, out: 'x', n: 50 });
+    expect(() => f({ quik: true })).toThrow(/unknown flag --quik/);
+    expect(() => f({ n: '0' })).toThrow(/--n/);
+    expect(() => f({ out: true })).toThrow(/--out/);
+    expect(() => f({ backend: 'tpu' })).toThrow(/--backend/);
+  });
+
+  it('full run: every test image; quick: 500 and a coarser grid that still holds ε = 0.25', () => {
+    const full = planFor({ quick: false }, 10000, 2038);
+    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000 });
+    expect(full.curveEps).toHaveLength(13);
+    const quick = planFor({ quick: true }, 10000, 2038);
+    expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100 });
+    expect(quick.curveEps).toContain(0.25);
+    expect(planFor({ quick: true, n: 50 }, 10000, 2038)).toMatchObject({ n: 50, nLr: 50, bimN: 50 });
+  });
+
+  it('crossing interpolates where a rising curve reaches a level', () => {
+    const pts = [{ eps: 0, adversarialError: 0 }, { eps: 0.1, adversarialError: 0.5 }, { eps: 0.2, adversarialError: 1 }];
+    expect(crossing(pts, 0.75)).toBeCloseTo(0.15, 12);
+    expect(crossing(pts, 1.1)).toBeUndefined();
+  });
+});
+
+describe('probe reproduce --quick (a real run, small n)', () => {
+  let dir = '';
+  let run: { code: number | null; stdout: string; stderr: string };
+  let result: ReproduceResult;
+  let report = '';
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'reproduce-'));
+    const r = spawnSync('npx', ['tsx', 'src/cli/probe.ts', 'reproduce', '--quick', '--n', '200', '--out', dir, '--json'], { encoding: 'utf8', timeout: 170_000 });
+    run = { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    if (run.code === 0) {
+      result = JSON.parse(readFileSync(join(dir, RESULTS_FILE), 'utf8')) as ReproduceResult;
+      report = readFileSync(join(dir, REPORT_FILE), 'utf8');
+    }
+  }, 180_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const row = (model: string, quantity: string) => {
+    const r = result.rows.find((x) => x.model === model && x.quantity === quantity);
+    expect(r, `${model} / ${quantity}`).toBeDefined();
+    return r!;
+  };
+
+  it('exits 0 and prints a one-line JSON summary naming the files', () => {
+    expect(run.code, run.stderr).toBe(0);
+    const o = JSON.parse(run.stdout.trim().split('\n').pop()!);
+    expect(o).toMatchObject({ out: dir, mode: 'quick' });
+    expect(o.files).toEqual(expect.arrayContaining([REPORT_FILE, RESULTS_FILE, ...Object.values(FIGURES)]));
+    expect(result.plan.n).toBe(200);
+  });
+
+  it('reproduces the qualitative claims of Goodfellow et al.', () => {
+    const soft = row('mnist-softmax', 'FGSM error');
+    const maxout = row('mnist-maxout', 'FGSM error');
+    const adv = row('mnist-maxout-adv', 'FGSM error');
+    expect(soft.measured).toBeGreaterThanOrEqual(0.95);
+    expect(soft.count).toBe(200);
+    expect(adv.measured).toBeLessThan(maxout.measured);
+    expect(row('mnist-lr-3v7', 'FGSM error (3s and 7s)').measured).toBeGreaterThanOrEqual(0.9);
+    expect(row('mnist-ensemble-5', 'FGSM error, crafted on the ensemble').measured).toBeGreaterThan(0.5);
+    // FGSM error grows with ε from the clean error at ε = 0 (softmax, maxout).
+    for (const id of ['mnist-softmax', 'mnist-maxout']) {
+      const c = result.curves[id];
+      expect(c[0].eps).toBe(0);
+      expect(c[0].adversarialError).toBeCloseTo(c[0].cleanError, 12);
+      expect(c[c.length - 1].adversarialError).toBeGreaterThan(c[0].adversarialError + 0.5);
+    }
+    const lrClaim = result.claims.find((c) => c.id === 'goodfellow.lr.signIsOptimal')!;
+    expect(lrClaim.verdict).toBe('reproduced');
+    expect(result.lr.signAgreement).toBe(1);
+  });
+
+  it('sets every published number of the data file beside a measured one, with the difference', () => {
+    const data = loadPaperData();
+    const percents = data.numbers.filter((n) => n.paper === 'goodfellow2015' && n.unit === '%');
+    expect(percents.length).toBe(13);
+    const lines = report.split('\n');
+    for (const n of percents) {
+      const r = result.rows.find((x) => x.paper?.id === n.id);
+      expect(r, n.id).toBeDefined();
+      const line = lines.find((l) => l.includes(`| ${formatPaperNumber(n)} |`) && l.includes(`| ${pct(r!.measured)} (n = `) && l.includes(`§ ${n.source.section}`));
+      expect(line, `${n.id}: ${formatPaperNumber(n)} beside ${pct(r!.measured)}`).toBeDefined();
+      expect(line).toMatch(/\| [+−]\d+\.\d+ pp \|/);
+      expect(line).toMatch(/agrees \(within|differs: \S/);
+    }
+    // The ensemble size is a fact, set beside ours in the reason line.
+    expect(report).toContain(`the paper's had ${formatPaperNumber(data.numbers.find((n) => n.id === 'goodfellow.ensemble.members')!)}`);
+  });
+
+  it('states runtime and machine, and lists the other papers as not yet reproduced', () => {
+    expect(report).toMatch(/\*\*Runtime\*\*: \d+\.\d s/);
+    expect(report).toContain(`Node ${process.version}`);
+    expect(report).toMatch(/backend wasm/);
+    expect(report).toMatch(/\*\*Machine\*\*: \S+ .* × /);
+    for (const h of ['Szegedy et al. 2014', 'Papernot', 'Kos, Fischer & Song 2017', 'Bradshaw']) {
+      const i = report.indexOf(`## ${h}`);
+      expect(i, h).toBeGreaterThan(0);
+      expect(report.slice(i, report.indexOf('\n## ', i + 3))).toContain('Not yet reproduced');
+    }
+    for (const f of Object.values(FIGURES)) expect(report).toContain(`](${f})`);
+  });
+
+  it('writes well-formed SVG figures with the expected series', () => {
+    const svg = (f: string): string => readFileSync(join(dir, f), 'utf8');
+    const curve = svg(FIGURES.errorVsEps);
+    checkSvg(curve);
+    expect(count(curve, 'class="series"')).toBe(3);
+    expect(count(curve, 'class="marker"')).toBe(3);
+    const fig4 = svg(FIGURES.fig4);
+    checkSvg(fig4);
+    expect(count(fig4, 'class="series"')).toBe(10);
+    expect(count(fig4, 'class="band"')).toBeGreaterThanOrEqual(1);
+    expect(fig4).toContain('data-series="class 4 (correct)"');
+    const lr = svg(FIGURES.lrWeights);
+    checkSvg(lr);
+    expect(count(lr, '<image ')).toBe(22);
+    expect(count(lr, 'href="data:image/png;base64,')).toBe(22);
+  });
+});
