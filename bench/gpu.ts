@@ -6,7 +6,7 @@
  * finishes, so a run cut short still leaves its results.
  *
  * Env: DAWN_BACKEND=vulkan|opengles (default opengles: Mesa llvmpipe, a CPU check of the bundle),
- * MNIST_DIR (the IDX test files), BENCH_RUNS, BENCH_WORKLOADS (comma list; default all),
+ * MNIST_DIR (the IDX test files), BENCH_WEBGPU_PATCH=1 (the experimental Conv2DBackpropInput), BENCH_RUNS, BENCH_WORKLOADS (comma list; default all),
  * BENCH_SLOW (comma list run last with BENCH_SLOW_RUNS runs, default 3), BENCH_MICRO (comma list;
  * default all), CW_STEPS (steps of the cw-step-900 difference, default 100).
  */
@@ -14,6 +14,7 @@ import { appendFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { create, globals } from 'webgpu';
 import { installNodeWebGpu, type DawnModule } from '../src/cli/webgpu';
+import { patchWebGpuKernels } from '../src/core/kernels/webgpu';
 import { loadMnist } from '../src/cli/data';
 import { loadShippedClassifier } from '../src/cli/models';
 import { MICRO_WORKLOADS, runMicro, type MicroWorkload } from './micro';
@@ -30,11 +31,13 @@ const list = <T extends string>(v: string | undefined, all: readonly T[]): T[] =
 
 const dawn = installNodeWebGpu({ module: { create, globals } as unknown as DawnModule, dawnBackend: process.env.DAWN_BACKEND === 'vulkan' ? 'vulkan' : 'opengles' });
 await import('@tensorflow/tfjs-backend-webgpu');
+// BENCH_WEBGPU_PATCH=1 times the Conv2DBackpropInput replacement of src/core/kernels/webgpu.ts (off in the product).
+const patched = process.env.BENCH_WEBGPU_PATCH === '1' ? patchWebGpuKernels() : false;
 if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") failed');
 await tf.ready();
 const backend = tf.backend() as unknown as { adapterInfo?: unknown; device?: { adapterInfo?: unknown } };
 const info = backend.adapterInfo ?? backend.device?.adapterInfo;
-print({ kind: 'env', dawn, backend: tf.getBackend(), adapter: info ? JSON.parse(JSON.stringify(info)) : null, node: process.version, tfjs: tf.version.tfjs, flags: tf.env().getFlags() });
+print({ kind: 'env', patched, dawn, backend: tf.getBackend(), adapter: info ? JSON.parse(JSON.stringify(info)) : null, node: process.version, tfjs: tf.version.tfjs, flags: tf.env().getFlags() });
 
 const runs = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
 const t0 = performance.now();

@@ -1,0 +1,83 @@
+/**
+ * A faster `Conv2DBackpropInput` for the tfjs WebGPU backend (tfjs 4.22). The shipped shader computes
+ * each input gradient with a direct loop; on an H100 it took 6.2 of the 10 ms of GPU time of a CW-L2
+ * step on 900 MNIST images, against 1.1 ms for the two forward convolutions
+ * (bench/results/gpu/REPORT.md, run b). For stride 1 and dilation 1 the input gradient is a forward
+ * convolution of the padded dy with the filter flipped in space and with its channels swapped,
+ *   dx = conv2d(pad(dy, kh−1−top, kh−1−bottom′, kw−1−left, kw−1−right′), W′, 'valid'),
+ *   W′[i, j, co, ci] = W[kh−1−i, kw−1−j, ci, co],
+ * which runs on tfjs's tiled matmul-based conv. Other strides and dilations keep the shipped kernel.
+ *
+ * NOT enabled in the extension or the CLI: on Mesa llvmpipe (software WebGPU) it made FGSM on 100
+ * lenet images 2.7× slower (3.4 s against 1.27 s; 1.5 s when used for conv2 only), and it has not
+ * been timed on a real GPU yet. `bench/gpu.ts` times it with BENCH_WEBGPU_PATCH=1 beside the shipped
+ * kernel; enable it only if that shows a gain. Correctness: tests/core/kernels/webgpu.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const BACKEND = 'webgpu';
+const MARK = '__adversarialProbeWebGpuPatch';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** A TensorInfo as a Tensor in the current scope, without taking the caller's data (see kernels/wasm.ts). */
+function wrap<R extends tf.Rank>(info: tf.TensorInfo): tf.Tensor<R> {
+  if (info instanceof tf.Tensor) return info as tf.Tensor<R>;
+  const engine = tf.engine();
+  const t = engine.makeTensorFromTensorInfo(info) as tf.Tensor<R>;
+  engine.backend.incRef(info.dataId);
+  return t;
+}
+
+/** dx of a stride-1 conv2d as a forward conv (see the file comment); null where it does not apply. */
+export function conv2dBackpropInputAsConv(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  pad: tf.Conv2DBackpropInputAttrs['pad'],
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D | null {
+  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape, 1, 1, pad, dimRoundingMode, false, 'channelsLast');
+  const { filterHeight: kh, filterWidth: kw, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, padInfo } = info;
+  if (dy.shape[1] !== oh || dy.shape[2] !== ow) return null;
+  const top = kh - 1 - padInfo.top;
+  const left = kw - 1 - padInfo.left;
+  const bottom = h + kh - 1 - oh - top;
+  const right = w + kw - 1 - ow - left;
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
+  return tf.tidy(() => {
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const padded = top + bottom + left + right > 0 ? tf.pad(dy, [[0, 0], [top, bottom], [left, right], [0, 0]]) : dy;
+    return tf.conv2d(padded, flipped, 1, 'valid');
+  });
+}
+
+function makeConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+    const dyInfo = args.inputs.dy as tf.TensorInfo;
+    const filterInfo = args.inputs.filter as tf.TensorInfo;
+    if (sh !== 1 || sw !== 1 || dataFormat === 'NCHW' || dyInfo.dtype !== 'float32' || filterInfo.dtype !== 'float32' || typeof pad === 'object') {
+      return original(args);
+    }
+    // A Tensor returned by a kernel is taken by the engine as the output as is (as kernels/wasm.ts does).
+    const out = tf.tidy((): tf.Tensor4D[] => {
+      const r = conv2dBackpropInputAsConv(wrap<tf.Rank.R4>(dyInfo), wrap<tf.Rank.R4>(filterInfo), inputShape as [number, number, number, number], pad, dimRoundingMode);
+      return r ? [r] : [];
+    });
+    return out.length > 0 ? out[0] : original(args);
+  };
+}
+
+/** Registers the faster kernels on the webgpu backend (before it is selected). Returns false if webgpu is not registered. */
+export function patchWebGpuKernels(): boolean {
+  const k = tf.getKernel('Conv2DBackpropInput', BACKEND);
+  if (!k) return false;
+  if ((k.kernelFunc as tf.KernelFunc & { [MARK]?: true })[MARK]) return true;
+  const fn = makeConv2DBackpropInput(k.kernelFunc) as tf.KernelFunc & { [MARK]?: true };
+  fn[MARK] = true;
+  tf.unregisterKernel('Conv2DBackpropInput', BACKEND);
+  tf.registerKernel({ ...k, kernelFunc: fn });
+  return true;
+}
