@@ -62,7 +62,7 @@ function tabIdOf(p: Record<string, unknown>): number | null {
   const v = p.tabId;
   if (v === null || v === undefined) return null;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad('tabId must be a non-negative integer or null');
-  return v;
+  return v + 0; // −0 → 0 (found by tests/protocol/fuzz.test.ts)
 }
 
 function modelIdOf(p: Record<string, unknown>): string {
@@ -99,7 +99,7 @@ const validators: { [T in MessageType]: Validator<T> } = {
     if (target !== null && (typeof target !== 'number' || !Number.isInteger(target) || target < 0 || target > 999)) {
       bad('target must be a class index or null');
     }
-    return { tabId: tabIdOf(p), modelId: modelIdOf(p), attack: meta.id, params, target };
+    return { tabId: tabIdOf(p), modelId: modelIdOf(p), attack: meta.id, params, target: target === null ? null : target + 0 };
   },
   'probe/cancel': (p) => {
     onlyKeys(p, ['tabId']);
