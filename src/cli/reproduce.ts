@@ -2,7 +2,8 @@
  * `probe reproduce [--quick] [--out DIR]`: regenerates the seed papers' tables and figures on the
  * shipped models and writes DIR/REPRODUCTION.md (default DIR: reproduction/), DIR/reproduction.json
  * and SVG figures. Every measured number is computed here; every published number comes from
- * src/core/metrics/paper-numbers.json with its source section in papers.md. This slice: Goodfellow et al. 2015.
+ * src/core/metrics/paper-numbers.json with its source section in papers.md. This slice: Goodfellow et al. 2015 and
+ * Szegedy et al. 2014 (tables 1 and 2).
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,9 @@ import {
   asFraction, compareRates, formatPaperNumber, paperClaim, paperInfo, paperNumber, parsePaperData,
   type Comparison, type PaperClaim, type PaperData, type PaperNumber,
 } from '../core/metrics/reproduce-papers';
+import {
+  compareMeans, errorRate, gaussianNoise, mean, NOISE_STDDEVS, randomTargets, rmsDistortion, sampleSd, SZEGEDY_MODELS,
+} from '../core/metrics/reproduce-szegedy';
 import { catalogEntry, classNamesFor } from '../core/models/catalog';
 import { classifierFromLayersModel } from '../core/models/layers';
 import { registerMaxout } from '../core/models/maxout';
@@ -88,9 +92,13 @@ export interface Plan {
   readonly sweepPoints: number;
   /** Images for the supplementary BIM check (iterative: 40× the cost of FGSM). */
   readonly bimN: number;
+  /** MNIST training images for the training errors of Szegedy et al.'s table 1 (60,000 in the full run). */
+  readonly trainN: number;
+  /** MNIST test images attacked with L-BFGS (random targets) per model of Szegedy et al.'s tables 1–2. */
+  readonly szegedyN: number;
 }
 
-export function planFor(opts: Pick<ReproduceOptions, 'quick' | 'n'>, mnistN: number, lrN: number): Plan {
+export function planFor(opts: Pick<ReproduceOptions, 'quick' | 'n'>, mnistN: number, lrN: number, trainN = 60000): Plan {
   const base = opts.n ?? (opts.quick ? 500 : Infinity);
   return {
     n: Math.min(base, mnistN),
@@ -99,12 +107,14 @@ export function planFor(opts: Pick<ReproduceOptions, 'quick' | 'n'>, mnistN: num
     sweepMax: 15,
     sweepPoints: opts.quick ? 121 : 301,
     bimN: Math.min(base, opts.quick ? 100 : 1000, mnistN),
+    trainN: Math.min(base, trainN),
+    szegedyN: Math.min(base, opts.quick ? 20 : 100, mnistN),
   };
 }
 
 /** One measured number, beside the published one when the paper has it. */
 export interface ResultRow {
-  readonly table: 'fgsm' | 'advtrain' | 'ensemble' | 'beyond';
+  readonly table: 'fgsm' | 'advtrain' | 'ensemble' | 'beyond' | 'szegedy-t1' | 'szegedy-t2';
   readonly model: string;
   readonly quantity: string;
   /** A fraction when unit is '%'. */
@@ -150,7 +160,31 @@ export interface ReproduceResult {
   readonly curves: Readonly<Record<string, readonly EpsPoint[]>>;
   readonly sweep: { readonly model: string; readonly testIndex: number; readonly label: number; readonly eps: readonly number[]; readonly logits: readonly (readonly number[])[] };
   readonly lr: { readonly b: number; readonly epsL1: number; readonly medianMargin: number; readonly signAgreement: number; readonly changedPixels: number };
+  readonly szegedy: SzegedyResult;
   readonly files: readonly string[];
+}
+
+/** Szegedy et al. tables 1–2 as measured here. */
+export interface SzegedyResult {
+  /** Seed of the random targets (and, + 1 + k, of the k-th noise row). */
+  readonly seed: number;
+  readonly models: readonly {
+    readonly id: string;
+    readonly paperName: string;
+    readonly trainError: number;
+    readonly trainN: number;
+    readonly testError: number;
+    readonly testN: number;
+    /** Test images attacked, and how many L-BFGS moved to their target. */
+    readonly attacked: number;
+    readonly succeeded: number;
+    /** Mean and sample sd of √(Σ(x′−x)²/n) over the successful adversarial examples. */
+    readonly meanDistortion: number;
+    readonly sdDistortion: number;
+  }[];
+  /** transfer[s][t]: error of model t on the adversarial examples crafted on model s (rows: source, columns: evaluated, as in the paper). */
+  readonly transfer: readonly (readonly number[])[];
+  readonly noise: readonly { readonly stddev: number; readonly n: number; readonly meanDistortion: number; readonly error: readonly number[] }[];
 }
 
 const PAPER_TEST_N = { mnist: 10000, lr: 2038 };
@@ -287,7 +321,8 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
   const backend = await useNodeBackend(opts.backend);
   const mnist = datasetSplit('mnist', 'test');
   const threeSeven = datasetSplit('mnist-3v7', 'test');
-  const plan = planFor(opts, mnist.n, threeSeven.n);
+  const mnistTrain = datasetSplit('mnist', 'train');
+  const plan = planFor(opts, mnist.n, threeSeven.n, mnistTrain.n);
   const fgsmSpec = classifierAttack('fgsm');
   const bimSpec = classifierAttack('bim');
   const fgsm25 = resolveParams(fgsmSpec, { eps: 0.25 });
@@ -500,6 +535,10 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
       lr.agreement > 0.999 ? 'reproduced' : 'not reproduced'),
   );
 
+  // Szegedy et al. tables 1 and 2.
+  const szegedy = await timed('Szegedy et al. tables 1-2', () => szegedyTables(plan, mnistTrain, mnist, log));
+  szegedyRows(data, szegedy, plan, rows, claims);
+
   // Figures.
   mkdirSync(opts.out, { recursive: true });
   const files: string[] = [];
@@ -549,11 +588,154 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
     plan, machine: machineInfo(backend), runtimeSeconds, sectionSeconds, rows, claims, curves,
     sweep: { model: 'mnist-maxout', testIndex: sweepRes.index, label: 4, eps: sw.eps, logits: sw.logits },
     lr: { b: lr.b, epsL1: lr.epsL1, medianMargin: lr.medianMargin, signAgreement: lr.agreement, changedPixels: lr.changed },
+    szegedy,
     files: [REPORT_FILE, RESULTS_FILE, ...files],
   };
   writeFileSync(join(opts.out, RESULTS_FILE), `${JSON.stringify(result, null, 1)}\n`);
   writeFileSync(join(opts.out, REPORT_FILE), renderReport(result, data));
   return result;
+}
+
+/** Seed of the random L-BFGS targets of Szegedy et al.'s tables (the noise rows use seed + 1 + k). */
+export const SZEGEDY_SEED = 2014;
+
+/** Predicted classes of the first n images of a flat batch, in batches. */
+async function predictAll(m: Classifier, images: Float32Array, n: number, batch = 1000): Promise<Int32Array> {
+  const out = new Int32Array(n);
+  for (let s = 0; s < n; s += batch) {
+    const k = Math.min(batch, n - s);
+    const p = tf.tidy(() => tf.argMax(m.logits(tf.tensor4d(images.subarray(s * 784, (s + k) * 784), [k, 28, 28, 1])), 1));
+    out.set(await p.data() as Int32Array, s);
+    p.dispose();
+  }
+  return out;
+}
+
+/** Tables 1 and 2 of Szegedy et al. on our six models: errors, L-BFGS minimum distortions, transfer and noise rows. */
+async function szegedyTables(plan: Plan, train: Dataset, test: Dataset, log: (line: string) => void): Promise<SzegedyResult> {
+  const spec = classifierAttack('lbfgs');
+  const params = resolveParams(spec, {});
+  const N = plan.szegedyN;
+  const x = test.images.slice(0, N * 784);
+  const labels = test.labels.slice(0, N);
+  const targets = randomTargets(labels, 10, SZEGEDY_SEED);
+  const models: Classifier[] = [];
+  try {
+    for (const { id } of SZEGEDY_MODELS) models.push(await loadShippedClassifier(id));
+    const rowsOut: SzegedyResult['models'][number][] = [];
+    /** Successful adversarial examples per source model and their true labels. */
+    const advs: { x: Float32Array; labels: Uint8Array }[] = [];
+    for (let k = 0; k < models.length; k++) {
+      const m = models[k];
+      const s0 = performance.now();
+      const trainPred = await predictAll(m, train.images, plan.trainN);
+      const testPred = await predictAll(m, test.images, plan.n);
+      const xT = tf.tensor4d(x, [N, 28, 28, 1]);
+      const tT = tf.tensor1d(targets, 'int32');
+      let adv: Float32Array;
+      try {
+        const r = await spec.run(m, xT, { params, y: tT, targeted: true });
+        adv = (await r.adv.data()) as Float32Array;
+        r.adv.dispose();
+      } finally {
+        tf.dispose([xT, tT]);
+      }
+      const advPred = await predictAll(m, adv, N);
+      const ok: number[] = [];
+      for (let i = 0; i < N; i++) if (advPred[i] === targets[i]) ok.push(i);
+      const okX = new Float32Array(ok.length * 784);
+      ok.forEach((i, j) => okX.set(adv.subarray(i * 784, (i + 1) * 784), j * 784));
+      const okOrig = new Float32Array(ok.length * 784);
+      ok.forEach((i, j) => okOrig.set(x.subarray(i * 784, (i + 1) * 784), j * 784));
+      const d = ok.length > 0 ? rmsDistortion(okOrig, okX, 784) : [];
+      advs.push({ x: okX, labels: Uint8Array.from(ok.map((i) => labels[i])) });
+      rowsOut.push({
+        id: SZEGEDY_MODELS[k].id, paperName: SZEGEDY_MODELS[k].paperName,
+        trainError: errorRate(trainPred, train.labels.subarray(0, plan.trainN)), trainN: plan.trainN,
+        testError: errorRate(testPred, test.labels.subarray(0, plan.n)), testN: plan.n,
+        attacked: N, succeeded: ok.length, meanDistortion: mean(d), sdDistortion: sampleSd(d),
+      });
+      log(`  ${SZEGEDY_MODELS[k].id}: L-BFGS ${ok.length}/${N}, mean distortion ${mean(d).toFixed(4)} (${((performance.now() - s0) / 1000).toFixed(1)} s)`);
+    }
+    const transfer: number[][] = [];
+    for (const a of advs) {
+      const row: number[] = [];
+      for (const m of models) row.push(a.labels.length > 0 ? errorRate(await predictAll(m, a.x, a.labels.length), a.labels) : Number.NaN);
+      transfer.push(row);
+    }
+    const clean = test.images.subarray(0, plan.n * 784);
+    const noise: SzegedyResult['noise'][number][] = [];
+    for (let k = 0; k < NOISE_STDDEVS.length; k++) {
+      const noisy = gaussianNoise(clean, NOISE_STDDEVS[k], SZEGEDY_SEED + 1 + k);
+      const error: number[] = [];
+      for (const m of models) error.push(errorRate(await predictAll(m, noisy, plan.n), test.labels.subarray(0, plan.n)));
+      noise.push({ stddev: NOISE_STDDEVS[k], n: plan.n, meanDistortion: mean(rmsDistortion(clean, noisy, 784)), error });
+    }
+    return { seed: SZEGEDY_SEED, models: rowsOut, transfer, noise };
+  } finally {
+    for (const m of models) m.dispose();
+  }
+}
+
+/** The rows (measured beside published) and the claim of Szegedy et al.'s tables. */
+function szegedyRows(data: PaperData, r: SzegedyResult, plan: Plan, rows: ResultRow[], claims: ClaimRow[]): void {
+  const cards = Object.fromEntries(SZEGEDY_MODELS.map(({ id }) => [id, readCard(id)]));
+  const recipe = (id: string): string => {
+    const c = cards[id];
+    return `training differs: ours ${shown(c.optimizer)}, ${shown(c.epochs)} epochs, weight decay ${shown(c.weightDecay)} (models/${id}/card.json); papers.md gives only λ, not how it scales the loss nor the schedule`;
+  };
+  SZEGEDY_MODELS.forEach(({ id, key }, k) => {
+    const m = r.models[k];
+    rows.push(
+      compared(data, 'szegedy-t1', `szegedy.t1.${key}.trainError`, id, 'training error', m.trainError, m.trainN, 60000, { higher: recipe(id), lower: recipe(id) }),
+      compared(data, 'szegedy-t1', `szegedy.t1.${key}.testError`, id, 'test error', m.testError, m.testN, PAPER_TEST_N.mnist, { higher: recipe(id), lower: recipe(id) }),
+    );
+    const p = paperNumber(data, `szegedy.t1.${key}.distortion`);
+    const comparison = compareMeans(m.meanDistortion, p.value, m.sdDistortion, m.succeeded);
+    rows.push({
+      table: 'szegedy-t1', model: id, quantity: `mean min. distortion √(Σ(x′−x)²/n), L-BFGS, ${m.succeeded}/${m.attacked} targets reached`,
+      measured: m.meanDistortion, unit: '', count: m.succeeded, comparison,
+      note: comparison.agrees ? undefined : comparison.difference > 0
+        ? `our model needs a larger change (${recipe(id)}); L-BFGS with registry defaults (10 constants, ≤ 100 iterations) may also stop above the minimum`
+        : `our model is easier to move (${recipe(id)}); the paper's distortions may be over its training images ("wrt. original training set"), ours over test images`,
+      paper: { id: p.id, value: p.value, text: formatPaperNumber(p), section: p.source.section },
+    });
+  });
+  const transferReason: Reasons = {
+    higher: 'hypothesis: our six models, all trained with Adam from seed 1 on the same data order (models/*/card.json), are more alike than the paper\'s; the paper crafted from training images, we from test images',
+    lower: 'hypothesis: our models differ more from the source than the paper\'s (recipes in models/*/card.json), or our L-BFGS examples sit closer to the source\'s boundary; the paper crafted from training images, we from test images',
+  };
+  SZEGEDY_MODELS.forEach((src, s) => {
+    SZEGEDY_MODELS.forEach((dst, t) => {
+      rows.push(compared(data, 'szegedy-t2', `szegedy.t2.${src.key}.${dst.key}`, dst.id, `error on adversarial examples of ${src.paperName}`,
+        r.transfer[s][t], r.models[s].succeeded, PAPER_TEST_N.mnist, s === t ? {} : transferReason));
+    });
+  });
+  r.noise.forEach((nz, k) => {
+    const key = k === 0 ? 'noise01' : 'noise03';
+    SZEGEDY_MODELS.forEach((dst, t) => {
+      rows.push(compared(data, 'szegedy-t2', `szegedy.t2.${key}.${dst.key}`, dst.id, `error on Gaussian noise, stddev ${nz.stddev}`,
+        nz.error[t], nz.n, PAPER_TEST_N.mnist, {
+          higher: `includes the clean test error (${pct(r.models[t].testError)} here); our model is less noise-robust (${recipe(dst.id)})`,
+          lower: `noise clipped to [0, 1] here (RMS distortion ${nz.meanDistortion.toFixed(3)} vs the paper's ${nz.stddev}); our model is more noise-robust`,
+        }));
+    });
+  });
+  // Cross-model generalisation: adversarial examples of other models vs noise of larger distortion, and vs the clean error.
+  const off: number[] = [];
+  r.transfer.forEach((row, s) => row.forEach((v, t) => { if (s !== t && Number.isFinite(v)) off.push(v); }));
+  const offMean = mean(off);
+  const cleanMean = mean(r.models.map((m) => m.testError));
+  const noise3 = r.noise[r.noise.length - 1];
+  const noiseMean = mean([...noise3.error]);
+  const advDist = mean(r.models.map((m) => m.meanDistortion).filter(Number.isFinite));
+  const c = paperClaim(data, 'szegedy.t2.crossModel');
+  claims.push({
+    id: c.id, claim: c.claim, section: c.source.section, figure: c.source.figure,
+    measured: `mean error of a model on the other models' L-BFGS examples ${pct(offMean)} (mean distortion ${advDist.toFixed(3)}; ${plan.szegedyN} test images per source), `
+      + `mean clean test error ${pct(cleanMean)}, mean error on Gaussian noise σ = ${noise3.stddev} ${pct(noiseMean)} (distortion ${noise3.meanDistortion.toFixed(3)})`,
+    verdict: offMean > cleanMean && offMean > noiseMean ? 'reproduced' : offMean > cleanMean ? 'partly' : 'not reproduced',
+  });
 }
 
 interface LrExample {
@@ -590,13 +772,18 @@ async function lrExamples(m: Classifier, set: Dataset, params: ParamValues, atta
 }
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|');
+/** A measured value as the report shows it: a percentage, or a plain number with three decimals. */
+const value = (v: number, unit: ResultRow['unit']): string => (unit === '%' ? pct(v) : Number.isFinite(v) ? v.toFixed(3) : '—');
+const diff = (d: number, unit: ResultRow['unit']): string => (unit === '%' ? pp(d) : `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`);
 
 function rowTable(rows: readonly ResultRow[]): string {
   const out = ['| model | quantity | measured | paper | difference | agreement / reason | paper source (papers.md) |', '|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const c = r.comparison;
     const verdict = c === undefined ? (r.note ?? '') : c.agrees ? `agrees (within ±${(100 * c.tolerance).toFixed(2)} pp)` : `differs: ${r.note ?? ''}`;
-    out.push(`| \`${r.model}\` | ${r.quantity} | ${pct(r.measured)} (n = ${r.count.toLocaleString('en-US')}) | ${r.paper?.text ?? '—'} | ${c ? pp(c.difference) : '—'} | ${esc(verdict)} | ${r.paper ? `§ ${esc(r.paper.section)}` : '—'} |`);
+    const tol = c === undefined ? '' : r.unit === '%' ? `±${(100 * c.tolerance).toFixed(2)} pp` : `±${c.tolerance.toFixed(3)}`;
+    const v = c === undefined ? verdict : c.agrees ? `agrees (within ${tol})` : verdict;
+    out.push(`| \`${r.model}\` | ${r.quantity} | ${value(r.measured, r.unit)} (n = ${r.count.toLocaleString('en-US')}) | ${r.paper?.text ?? '—'} | ${c ? diff(c.difference, r.unit) : '—'} | ${esc(v)} | ${r.paper ? `§ ${esc(r.paper.section)}` : '—'} |`);
   }
   return out.join('\n');
 }
@@ -631,18 +818,48 @@ export function renderReport(r: ReproduceResult, data: PaperData): string {
   r.plan.curveEps.forEach((e, i) => L.push(`| ${e} | ${curveIds.map((id) => pct(r.curves[id][i].adversarialError)).join(' | ')} |`));
   L.push('', 'Diamonds: the paper\'s numbers at ε = 0.25.', '');
   L.push('### Qualitative claims', '', '| claim | source (papers.md) | measured here | verdict |', '|---|---|---|---|');
-  for (const c of r.claims) L.push(`| ${esc(c.claim)} | § ${esc(c.section)}${c.figure ? `, ${c.figure}` : ''} | ${esc(c.measured)} | ${c.verdict} |`);
+  for (const c of r.claims.filter((x) => !x.id.startsWith('szegedy.'))) L.push(`| ${esc(c.claim)} | § ${esc(c.section)}${c.figure ? `, ${c.figure}` : ''} | ${esc(c.measured)} | ${c.verdict} |`);
   L.push('');
   L.push('### Fig. 4: logits along the FGSM direction', '', `![Fig. 4 sweep](${FIGURES.fig4})`, '',
     `\`${r.sweep.model}\`, MNIST test image ${r.sweep.testIndex} (the first correctly classified 4), moved to x + ε·sign(∇ₓJ(θ, x, 4)) for ${r.sweep.eps.length} values of ε in [${r.sweep.eps[0]}, ${r.sweep.eps[r.sweep.eps.length - 1]}] without clipping; shaded: where the prediction is the correct class.`, '');
   L.push('### Logistic regression weights and the optimal perturbation', '', `![Logistic regression weights](${FIGURES.lrWeights})`, '',
     `\`mnist-lr-3v7\`: b = ${r.lr.b.toFixed(3)}, ε‖w‖₁ = ${r.lr.epsL1.toFixed(2)} at ε = 0.25, median margin |w·x + b| = ${r.lr.medianMargin.toFixed(2)} over the test images used.`, '');
+  L.push(...szegedySection(r, data, table));
   for (const p of data.papers) {
-    if (p.id === g.id) continue;
+    if (p.id === g.id || p.id === 'szegedy2014') continue;
     L.push(`## ${p.authors} ${p.year}: ${p.title}`, '', `Not yet reproduced (source: § ${p.source.section} of ${data.sourceFile}).`, '');
   }
   L.push('## Files', '', ...r.files.map((f) => `- \`${f}\``), '');
   return L.join('\n');
+}
+
+/** The report's section on Szegedy et al. tables 1 and 2. */
+function szegedySection(r: ReproduceResult, data: PaperData, table: (t: ResultRow['table']) => string): string[] {
+  const p = paperInfo(data, 'szegedy2014');
+  const z = r.szegedy;
+  const L: string[] = [];
+  L.push(`## ${p.authors} ${p.year}: ${p.title}`, '');
+  L.push(`- **Protocol**: training error on the first ${r.plan.trainN.toLocaleString('en-US')} MNIST training images, test error on the first ${r.plan.n.toLocaleString('en-US')} test images. `
+    + `The registry's \`lbfgs\` attack (box-constrained L-BFGS, registry defaults) moves each of the first ${r.plan.szegedyN} test images to a random target ≠ its label (seed ${z.seed}); `
+    + 'the distortion of an adversarial example x′ of x is √(Σᵢ(x′ᵢ − xᵢ)²/n), n = 784 pixels in [0, 1] (Szegedy et al.\'s measure: the RMS change per pixel; papers.md gives no formula, '
+    + 'but its Gaussian-noise rows list the noise stddev as their "Av. distortion", which is this measure), averaged over the examples that reached their target.');
+  L.push('- **Transfer** (table 2): row = the model the examples were crafted on, column = the model they are fed to (as in the paper, whose last column is the row model\'s distortion); '
+    + 'error = fraction of those examples the column model misclassifies (the diagonal is 100% by construction). '
+    + `Noise rows: Gaussian noise of stddev σ added to the ${r.plan.n.toLocaleString('en-US')} test images (seeded), clipped to [0, 1]; their error includes the clean error.`);
+  L.push('- **Agreement**: rates as above; a mean distortion agrees when within max(10% of the paper\'s value, 2 standard errors of our mean).', '');
+  L.push('### Table 1: errors and mean minimum distortion', '', table('szegedy-t1'), '');
+  const names = z.models.map((m) => m.paperName);
+  const cell = (v: number, id: string): string => `${pct(v)} (${formatPaperNumber(paperNumber(data, id))})`;
+  const keys = SZEGEDY_MODELS.map((m) => m.key);
+  L.push('### Table 2: cross-model generalisation', '', 'Measured (paper). Rows: crafted on / noise; columns: model fed.', '');
+  L.push(`| | ${names.join(' | ')} | distortion |`, `|---|${names.map(() => '---|').join('')}---|`);
+  z.transfer.forEach((row, s) => L.push(`| ${names[s]} | ${row.map((v, t) => cell(v, `szegedy.t2.${keys[s]}.${keys[t]}`)).join(' | ')} | ${z.models[s].meanDistortion.toFixed(3)} |`));
+  z.noise.forEach((nz, k) => L.push(`| Gaussian noise, σ = ${nz.stddev} | ${nz.error.map((v, t) => cell(v, `szegedy.t2.${k === 0 ? 'noise01' : 'noise03'}.${keys[t]}`)).join(' | ')} | ${nz.meanDistortion.toFixed(3)} (clipped) |`));
+  L.push('', 'Every cell beside the paper\'s, with the difference and the reason where they differ:', '', table('szegedy-t2'), '');
+  L.push('### Qualitative claims', '', '| claim | source (papers.md) | measured here | verdict |', '|---|---|---|---|');
+  for (const c of r.claims.filter((x) => x.id.startsWith('szegedy.'))) L.push(`| ${esc(c.claim)} | § ${esc(c.section)}${c.figure ? `, ${c.figure}` : ''} | ${esc(c.measured)} | ${c.verdict} |`);
+  L.push('');
+  return L;
 }
 
 /** The CLI entry: parse flags, run, print a summary (one JSON line with --json). */

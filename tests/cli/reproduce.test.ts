@@ -91,12 +91,13 @@ describe('reproduce options and plan', () => {
 
   it('full run: every test image; quick: 500 and a coarser grid that still holds ε = 0.25', () => {
     const full = planFor({ quick: false }, 10000, 2038);
-    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000 });
+    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000, trainN: 60000, szegedyN: 100 });
     expect(full.curveEps).toHaveLength(13);
     const quick = planFor({ quick: true }, 10000, 2038);
-    expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100 });
+    expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100, trainN: 500, szegedyN: 20 });
     expect(quick.curveEps).toContain(0.25);
-    expect(planFor({ quick: true, n: 50 }, 10000, 2038)).toMatchObject({ n: 50, nLr: 50, bimN: 50 });
+    expect(planFor({ quick: true, n: 50 }, 10000, 2038)).toMatchObject({ n: 50, nLr: 50, bimN: 50, trainN: 50, szegedyN: 20 });
+    expect(planFor({ quick: true, n: 5 }, 10000, 2038)).toMatchObject({ trainN: 5, szegedyN: 5 });
   });
 
   it('crossing interpolates where a rising curve reaches a level', () => {
@@ -177,12 +178,78 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     expect(report).toContain(`the paper's had ${formatPaperNumber(data.numbers.find((n) => n.id === 'goodfellow.ensemble.members')!)}`);
   });
 
+  it('reproduces the qualitative claims of Szegedy et al. tables 1 and 2', () => {
+    const z = result.szegedy;
+    const ids = ['mnist-fc10-1e-4', 'mnist-fc10-1e-2', 'mnist-fc10-1', 'mnist-fc100-100-10', 'mnist-fc200-200-10', 'mnist-ae400-10'];
+    expect(z.models.map((m) => m.id)).toEqual(ids);
+    expect(result.plan).toMatchObject({ szegedyN: 20, trainN: 200 });
+    const by = Object.fromEntries(z.models.map((m) => [m.id, m]));
+    for (const m of z.models) {
+      expect(m).toMatchObject({ attacked: 20, trainN: 200, testN: 200 });
+      // L-BFGS reaches (almost) every random target on these small nets.
+      expect(m.succeeded, m.id).toBeGreaterThanOrEqual(18);
+      expect(m.meanDistortion, m.id).toBeGreaterThan(0.01);
+      expect(m.meanDistortion, m.id).toBeLessThan(0.3);
+    }
+    // Weight decay: the heavily decayed softmax needs larger distortions (and makes more errors) than the lightly decayed one.
+    expect(by['mnist-fc10-1'].meanDistortion).toBeGreaterThan(by['mnist-fc10-1e-4'].meanDistortion);
+    expect(by['mnist-fc10-1e-2'].meanDistortion).toBeGreaterThan(by['mnist-fc10-1e-4'].meanDistortion);
+    expect(by['mnist-fc10-1'].testError).toBeGreaterThan(by['mnist-fc10-1e-4'].testError);
+    // The hidden-layer nets fit the training set better than any softmax.
+    for (const id of ['mnist-fc100-100-10', 'mnist-fc200-200-10', 'mnist-ae400-10']) expect(by[id].trainError, id).toBeLessThan(by['mnist-fc10-1e-4'].trainError);
+    // Transfer: a 6×6 matrix of rates, 100% on the diagonal, and off it above the clean error on average.
+    expect(z.transfer).toHaveLength(6);
+    const off: number[] = [];
+    z.transfer.forEach((row, s) => {
+      expect(row).toHaveLength(6);
+      row.forEach((v, t) => {
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+        if (s === t) expect(v).toBe(1);
+        else off.push(v);
+      });
+    });
+    const avg = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(avg(off)).toBeGreaterThan(avg(z.models.map((m) => m.testError)) + 0.05);
+    // Noise: stddev 0.3 distorts more and causes more error than 0.1; every rate in [0, 1].
+    expect(z.noise.map((n) => n.stddev)).toEqual([0.1, 0.3]);
+    const [n1, n3] = z.noise;
+    for (const n of z.noise) for (const v of n.error) expect(v >= 0 && v <= 1).toBe(true);
+    expect(n3.meanDistortion).toBeGreaterThan(n1.meanDistortion);
+    expect(n1.meanDistortion).toBeGreaterThan(0.05);
+    expect(n1.meanDistortion).toBeLessThanOrEqual(0.1);
+    expect(avg(n3.error)).toBeGreaterThan(avg(n1.error));
+    expect(result.claims.find((c) => c.id === 'szegedy.t2.crossModel')!.verdict).not.toBe('not reproduced');
+  });
+
+  it('sets every Szegedy et al. number beside a measured one, with the difference', () => {
+    const data = loadPaperData();
+    const numbers = data.numbers.filter((n) => n.paper === 'szegedy2014');
+    expect(numbers.length).toBe(6 * 3 + 8 * 6);
+    const lines = report.split('\n');
+    for (const n of numbers) {
+      const r = result.rows.find((x) => x.paper?.id === n.id);
+      expect(r, n.id).toBeDefined();
+      const shown = r!.unit === '%' ? pct(r!.measured) : r!.measured.toFixed(3);
+      const line = lines.find((l) => l.includes(`| ${formatPaperNumber(n)} |`) && l.includes(`| ${shown} (n = `) && l.includes(`§ ${n.source.section}`));
+      expect(line, `${n.id}: ${formatPaperNumber(n)} beside ${shown}`).toBeDefined();
+      expect(line).toMatch(r!.unit === '%' ? /\| [+−]\d+\.\d+ pp \|/ : /\| [+−]\d\.\d{3} \|/);
+      expect(line).toMatch(/agrees \(within|differs: \S/);
+    }
+    const i = report.indexOf('## Szegedy et al. 2014');
+    expect(i).toBeGreaterThan(0);
+    const section = report.slice(i, report.indexOf('\n## ', i + 3));
+    expect(section).not.toContain('Not yet reproduced');
+    expect(section).toContain('√(Σᵢ(x′ᵢ − xᵢ)²/n)');
+    expect(section).toContain('| Gaussian noise, σ = 0.3 |');
+  });
+
   it('states runtime and machine, and lists the other papers as not yet reproduced', () => {
     expect(report).toMatch(/\*\*Runtime\*\*: \d+\.\d s/);
     expect(report).toContain(`Node ${process.version}`);
     expect(report).toMatch(/backend wasm/);
     expect(report).toMatch(/\*\*Machine\*\*: \S+ .* × /);
-    for (const h of ['Szegedy et al. 2014', 'Papernot', 'Kos, Fischer & Song 2017', 'Bradshaw']) {
+    for (const h of ['Papernot', 'Kos, Fischer & Song 2017', 'Bradshaw']) {
       const i = report.indexOf(`## ${h}`);
       expect(i, h).toBeGreaterThan(0);
       expect(report.slice(i, report.indexOf('\n## ', i + 3))).toContain('Not yet reproduced');

@@ -31,6 +31,18 @@ describe('paper numbers (src/core/metrics/paper-numbers.json)', () => {
     expect(() => paperNumber(data, 'goodfellow.nope')).toThrow(/no entry/);
   });
 
+  it('holds Szegedy et al. tables 1 and 2 as the paper writes them', () => {
+    const expected: Record<string, string> = {
+      'szegedy.t1.fc10_1e4.trainError': '6.7%', 'szegedy.t1.fc10_1e4.testError': '7.4%', 'szegedy.t1.fc10_1e4.distortion': '0.062',
+      'szegedy.t1.fc10_1.testError': '20%', 'szegedy.t1.fc10_1.distortion': '0.14', 'szegedy.t1.fc100.trainError': '0%',
+      'szegedy.t1.ae400.trainError': '0.57%', 'szegedy.t1.ae400.distortion': '0.086',
+      'szegedy.t2.fc10_1e4.fc10_1e2': '11.7%', 'szegedy.t2.fc10_1e2.fc10_1e4': '87.1%', 'szegedy.t2.ae400.ae400': '100%',
+      'szegedy.t2.fc200.fc100': '20.3%', 'szegedy.t2.noise01.fc10_1': '18.3%', 'szegedy.t2.noise03.ae400': '3.1%',
+    };
+    for (const [id, text] of Object.entries(expected)) expect(formatPaperNumber(paperNumber(data, id)), id).toBe(text);
+    expect(data.numbers.filter((n) => n.paper === 'szegedy2014')).toHaveLength(6 * 3 + 8 * 6);
+  });
+
   it('names for every entry a source section in heading form and a quote containing the value', () => {
     const all = [...data.papers, ...data.numbers, ...data.claims];
     expect(all.length).toBeGreaterThan(15);
