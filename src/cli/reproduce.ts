@@ -2,8 +2,8 @@
  * `probe reproduce [--quick] [--out DIR]`: regenerates the seed papers' tables and figures on the
  * shipped models and writes DIR/REPRODUCTION.md (default DIR: reproduction/), DIR/reproduction.json
  * and SVG figures. Every measured number is computed here; every published number comes from
- * src/core/metrics/paper-numbers.json with its source section in papers.md. This slice: Goodfellow et al. 2015 and
- * Szegedy et al. 2014 (tables 1 and 2).
+ * src/core/metrics/paper-numbers.json with its source section in papers.md. This slice: Goodfellow et al. 2015,
+ * Szegedy et al. 2014 (tables 1 and 2) and Papernot et al. 2016 (JSMA success and distortion table, per-pair heatmaps).
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,11 @@ import {
   type Comparison, type PaperClaim, type PaperData, type PaperNumber,
 } from '../core/metrics/reproduce-papers';
 import {
+  allTargetPairs, changedFraction, finiteRange, pairMatrices, PAPERNOT_SETS, setSource, summarise, VALIDATION_START,
+  type PairMatrices, type PapernotRun, type PapernotSet, type PapernotSummary,
+} from '../core/metrics/reproduce-papernot';
+import { JSMA_SALIENCIES, type JsmaSaliency } from '../core/attacks/jsma';
+import {
   compareMeans, errorRate, gaussianNoise, mean, NOISE_STDDEVS, randomTargets, rmsDistortion, sampleSd, SZEGEDY_MODELS,
 } from '../core/metrics/reproduce-szegedy';
 import { catalogEntry, classNamesFor } from '../core/models/catalog';
@@ -33,7 +38,7 @@ import { datasetSplit } from './datasets';
 import { loadLayersModelFromDir } from './model-io';
 import { loadShippedClassifier, MODELS_DIR, readCard, type ModelCard } from './models';
 import { encodePng } from './png';
-import { imageGrid, lineChart, type Band, type Marker, type Series } from './svg';
+import { heatmap, imageGrid, lineChart, type Band, type Marker, type Series } from './svg';
 
 export const DEFAULT_OUT = 'reproduction';
 export const REPORT_FILE = 'REPRODUCTION.md';
@@ -46,6 +51,12 @@ export const FIGURES = {
   fig4: 'goodfellow-fig4-logits.svg',
   lrWeights: 'goodfellow-lr-weights.svg',
 } as const;
+
+/** Papernot et al.'s per-pair heatmaps (success rate, distortion of successes), per saliency map. */
+export const PAPERNOT_FIGURES: Readonly<Record<JsmaSaliency, { readonly success: string; readonly distortion: string }>> = {
+  logits: { success: 'papernot-success-logits.svg', distortion: 'papernot-distortion-logits.svg' },
+  probabilities: { success: 'papernot-success-probabilities.svg', distortion: 'papernot-distortion-probabilities.svg' },
+};
 
 export interface ReproduceOptions {
   readonly quick: boolean;
@@ -96,6 +107,9 @@ export interface Plan {
   readonly trainN: number;
   /** MNIST test images attacked with L-BFGS (random targets) per model of Szegedy et al.'s tables 1–2. */
   readonly szegedyN: number;
+  /** Source images per set of Papernot et al.'s table (each attacked towards its 9 other classes, when correctly classified). */
+  readonly papernotN: number;
+  readonly papernotSets: readonly PapernotSet[];
 }
 
 export function planFor(opts: Pick<ReproduceOptions, 'quick' | 'n'>, mnistN: number, lrN: number, trainN = 60000): Plan {
@@ -109,12 +123,14 @@ export function planFor(opts: Pick<ReproduceOptions, 'quick' | 'n'>, mnistN: num
     bimN: Math.min(base, opts.quick ? 100 : 1000, mnistN),
     trainN: Math.min(base, trainN),
     szegedyN: Math.min(base, opts.quick ? 20 : 100, mnistN),
+    papernotN: Math.min(base, opts.quick ? 10 : 100, mnistN),
+    papernotSets: opts.quick ? ['test'] : PAPERNOT_SETS,
   };
 }
 
 /** One measured number, beside the published one when the paper has it. */
 export interface ResultRow {
-  readonly table: 'fgsm' | 'advtrain' | 'ensemble' | 'beyond' | 'szegedy-t1' | 'szegedy-t2';
+  readonly table: 'fgsm' | 'advtrain' | 'ensemble' | 'beyond' | 'szegedy-t1' | 'szegedy-t2' | 'papernot';
   readonly model: string;
   readonly quantity: string;
   /** A fraction when unit is '%'. */
@@ -161,7 +177,32 @@ export interface ReproduceResult {
   readonly sweep: { readonly model: string; readonly testIndex: number; readonly label: number; readonly eps: readonly number[]; readonly logits: readonly (readonly number[])[] };
   readonly lr: { readonly b: number; readonly epsL1: number; readonly medianMargin: number; readonly signAgreement: number; readonly changedPixels: number };
   readonly szegedy: SzegedyResult;
+  readonly papernot: PapernotResult;
   readonly files: readonly string[];
+}
+
+/** Papernot et al.'s table and per-pair matrices as measured here, per saliency map. */
+export interface PapernotResult {
+  readonly model: string;
+  readonly theta: number;
+  readonly maxDistortion: number;
+  readonly variants: readonly {
+    readonly saliency: JsmaSaliency;
+    readonly sets: readonly {
+      readonly set: PapernotSet;
+      readonly split: 'train' | 'test';
+      /** First index of the sources in their split; `sources` images from there. */
+      readonly start: number;
+      readonly sources: number;
+      /** Sources the model classifies correctly (the ones attacked, each towards its 9 other classes). */
+      readonly correct: number;
+      readonly summary: PapernotSummary;
+      readonly seconds: number;
+    }[];
+    /** All sets together. */
+    readonly total: PapernotSummary;
+    readonly pairs: PairMatrices;
+  }[];
 }
 
 /** Szegedy et al. tables 1–2 as measured here. */
@@ -539,6 +580,10 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
   const szegedy = await timed('Szegedy et al. tables 1-2', () => szegedyTables(plan, mnistTrain, mnist, log));
   szegedyRows(data, szegedy, plan, rows, claims);
 
+  // Papernot et al.: JSMA success and distortion per source set, per-pair matrices, both saliency maps.
+  const papernot = await timed('Papernot et al. JSMA', () => papernotTables(plan, mnistTrain, mnist, log));
+  papernotRows(data, papernot, rows, claims);
+
   // Figures.
   mkdirSync(opts.out, { recursive: true });
   const files: string[] = [];
@@ -580,6 +625,8 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
     ],
   }));
 
+  papernotFigures(papernot, put);
+
   const runtimeSeconds = (performance.now() - t0) / 1000;
   const result: ReproduceResult = {
     generatedAt: new Date().toISOString(),
@@ -589,6 +636,7 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
     sweep: { model: 'mnist-maxout', testIndex: sweepRes.index, label: 4, eps: sw.eps, logits: sw.logits },
     lr: { b: lr.b, epsL1: lr.epsL1, medianMargin: lr.medianMargin, signAgreement: lr.agreement, changedPixels: lr.changed },
     szegedy,
+    papernot,
     files: [REPORT_FILE, RESULTS_FILE, ...files],
   };
   writeFileSync(join(opts.out, RESULTS_FILE), `${JSON.stringify(result, null, 1)}\n`);
@@ -818,15 +866,16 @@ export function renderReport(r: ReproduceResult, data: PaperData): string {
   r.plan.curveEps.forEach((e, i) => L.push(`| ${e} | ${curveIds.map((id) => pct(r.curves[id][i].adversarialError)).join(' | ')} |`));
   L.push('', 'Diamonds: the paper\'s numbers at ε = 0.25.', '');
   L.push('### Qualitative claims', '', '| claim | source (papers.md) | measured here | verdict |', '|---|---|---|---|');
-  for (const c of r.claims.filter((x) => !x.id.startsWith('szegedy.'))) L.push(`| ${esc(c.claim)} | § ${esc(c.section)}${c.figure ? `, ${c.figure}` : ''} | ${esc(c.measured)} | ${c.verdict} |`);
+  for (const c of r.claims.filter((x) => x.id.startsWith('goodfellow.'))) L.push(`| ${esc(c.claim)} | § ${esc(c.section)}${c.figure ? `, ${c.figure}` : ''} | ${esc(c.measured)} | ${c.verdict} |`);
   L.push('');
   L.push('### Fig. 4: logits along the FGSM direction', '', `![Fig. 4 sweep](${FIGURES.fig4})`, '',
     `\`${r.sweep.model}\`, MNIST test image ${r.sweep.testIndex} (the first correctly classified 4), moved to x + ε·sign(∇ₓJ(θ, x, 4)) for ${r.sweep.eps.length} values of ε in [${r.sweep.eps[0]}, ${r.sweep.eps[r.sweep.eps.length - 1]}] without clipping; shaded: where the prediction is the correct class.`, '');
   L.push('### Logistic regression weights and the optimal perturbation', '', `![Logistic regression weights](${FIGURES.lrWeights})`, '',
     `\`mnist-lr-3v7\`: b = ${r.lr.b.toFixed(3)}, ε‖w‖₁ = ${r.lr.epsL1.toFixed(2)} at ε = 0.25, median margin |w·x + b| = ${r.lr.medianMargin.toFixed(2)} over the test images used.`, '');
   L.push(...szegedySection(r, data, table));
+  L.push(...papernotSection(r, data, table));
   for (const p of data.papers) {
-    if (p.id === g.id || p.id === 'szegedy2014') continue;
+    if (p.id === g.id || p.id === 'szegedy2014' || p.id === 'papernot2016') continue;
     L.push(`## ${p.authors} ${p.year}: ${p.title}`, '', `Not yet reproduced (source: § ${p.source.section} of ${data.sourceFile}).`, '');
   }
   L.push('## Files', '', ...r.files.map((f) => `- \`${f}\``), '');
@@ -872,4 +921,188 @@ export async function reproduceCommand(flags: ReadonlyMap<string, string | true>
   if (json) console.log(JSON.stringify({ out: opts.out, files: r.files, runtimeSeconds: r.runtimeSeconds, mode: r.mode, compared, differs }));
   else console.log(`wrote ${join(opts.out, REPORT_FILE)} and ${r.files.length - 1} more files in ${r.runtimeSeconds.toFixed(1)} s: ${compared} numbers beside the paper's, ${differs} differ (reasons in the report)`);
   return r;
+}
+
+/** The model of Papernot et al.'s experiments here (LeNet-style CNN; the paper attacks LeNet). */
+export const PAPERNOT_MODEL = 'mnist-lenet';
+
+const SALIENCY_NAME: Readonly<Record<JsmaSaliency, string>> = {
+  logits: 'JSMA, logits (the paper\'s)',
+  probabilities: 'JSMA-F, probabilities',
+};
+
+/**
+ * Papernot et al.'s table on mnist-lenet: for each saliency map and source set, the first
+ * plan.papernotN images of the set; those the model classifies correctly are moved by JSMA
+ * (registry defaults: θ = +1, Υ = 14.5%) towards each of their 9 other classes.
+ */
+async function papernotTables(plan: Plan, train: Dataset, test: Dataset, log: (line: string) => void): Promise<PapernotResult> {
+  const spec = classifierAttack('jsma');
+  const defaults = resolveParams(spec, {});
+  return withModel(PAPERNOT_MODEL, async (m) => {
+    const C = m.classNames.length;
+    const variants: PapernotResult['variants'][number][] = [];
+    for (const saliency of JSMA_SALIENCIES) {
+      const params = resolveParams(spec, { saliency });
+      const sets: PapernotResult['variants'][number]['sets'][number][] = [];
+      const allRuns: PapernotRun[] = [];
+      for (const set of plan.papernotSets) {
+        const s0 = performance.now();
+        const { split, start } = setSource(set);
+        const d = split === 'train' ? train : test;
+        const n = Math.min(plan.papernotN, d.n - start);
+        const imgs = d.images.subarray(start * 784, (start + n) * 784);
+        const pred = await predictAll(m, imgs, n);
+        const correct: number[] = [];
+        for (let i = 0; i < n; i++) if (pred[i] === d.labels[start + i]) correct.push(i);
+        const pairs = allTargetPairs(correct.map((i) => d.labels[start + i]), C);
+        const runs: PapernotRun[] = [];
+        const chunk = 50 * (C - 1);
+        for (let c0 = 0; c0 < pairs.length; c0 += chunk) {
+          const part = pairs.slice(c0, c0 + chunk);
+          const x = new Float32Array(part.length * 784);
+          part.forEach((p, k) => x.set(imgs.subarray(correct[p.row] * 784, (correct[p.row] + 1) * 784), k * 784));
+          const xT = tf.tensor4d(x, [part.length, 28, 28, 1]);
+          const tT = tf.tensor1d(Int32Array.from(part.map((p) => p.target)), 'int32');
+          let adv: Float32Array;
+          try {
+            const r = await spec.run(m, xT, { params, y: tT, targeted: true });
+            adv = (await r.adv.data()) as Float32Array;
+            r.adv.dispose();
+          } finally {
+            tf.dispose([xT, tT]);
+          }
+          const advPred = await predictAll(m, adv, part.length);
+          const dist = changedFraction(x, adv, 784);
+          part.forEach((p, k) => runs.push({
+            index: start + correct[p.row], source: d.labels[start + correct[p.row]], target: p.target, success: advPred[k] === p.target, distortion: dist[k],
+          }));
+        }
+        const summary = summarise(runs);
+        const seconds = (performance.now() - s0) / 1000;
+        sets.push({ set, split, start, sources: n, correct: correct.length, summary, seconds });
+        allRuns.push(...runs);
+        log(`  ${saliency}, ${set} sources: ${summary.successes}/${summary.runs} targets reached, distortion ${pct(summary.distortionAll)} (all), ${pct(summary.distortionSuccessful)} (successful) (${seconds.toFixed(1)} s)`);
+      }
+      variants.push({ saliency, sets, total: summarise(allRuns), pairs: pairMatrices(allRuns, C) });
+    }
+    return { model: PAPERNOT_MODEL, theta: defaults.theta === '-1' ? -1 : 1, maxDistortion: Number(defaults.maxDistortion), variants };
+  });
+}
+
+/** The rows (measured beside Papernot et al.'s table) and the per-pair claim. */
+function papernotRows(data: PaperData, r: PapernotResult, rows: ResultRow[], claims: ClaimRow[]): void {
+  const card = readCard(r.model);
+  const recipe = `our LeNet differs from the paper's (${shown(card.optimizer)}, ${shown(card.epochs)} epochs, dropout ${shown(field(card, 'dropout', 'rate'))}; models/${r.model}/card.json)`;
+  const variant = (s: JsmaSaliency) => r.variants.find((v) => v.saliency === s)!;
+  const testOf = (s: JsmaSaliency) => variant(s).sets.find((x) => x.set === 'test')!;
+  const zT = testOf('logits');
+  const fT = testOf('probabilities');
+  const pairsText = `${zT.correct} test images × 9 targets`;
+  const harder = `our LeNet is harder to move under the logits saliency map (the paper's definition): ${pct(zT.summary.successRate)} success on ${pairsText} here, `
+    + `while JSMA-F (probabilities) reaches ${pct(fT.summary.successRate)} on the same pairs; ${recipe}`;
+  const PAPER_RUNS = 10000 * 9;
+  for (const v of r.variants) {
+    const name = SALIENCY_NAME[v.saliency];
+    const isF = v.saliency === 'probabilities';
+    for (const s of v.sets) {
+      const sum = s.summary;
+      const where = `${s.set} sources`;
+      const vNote = s.set === 'validation' ? `; our "validation" images (training images ${VALIDATION_START.toLocaleString('en-US')}+) were part of our model's training set (60,000 images), not held out` : '';
+      rows.push(compared(data, 'papernot', `papernot.table.${s.set}.success`, r.model, `${name}: success rate, ${where}`, sum.successRate, sum.runs, PAPER_RUNS, isF
+        ? { higher: `JSMA-F is Carlini & Wagner's variant, not the paper's algorithm: its pair choice (two largest ∂F_t/∂x) reaches targets the logits map misses on our LeNet${vNote}`, lower: `${recipe}${vNote}` }
+        : { lower: `${harder}${vNote}`, higher: `${recipe}${vNote}` }));
+      const dist = (id: string, quantity: string, measured: number, sd: number, count: number, reasons: Reasons): void => {
+        const p = paperNumber(data, id);
+        const comparison = compareMeans(measured, asFraction(p), sd, count);
+        rows.push({
+          table: 'papernot', model: r.model, quantity, measured, unit: '%', count, comparison,
+          note: comparison.agrees ? undefined : ((comparison.difference > 0 ? reasons.higher : reasons.lower) ?? 'not investigated yet'),
+          paper: { id: p.id, value: asFraction(p), text: formatPaperNumber(p), section: p.source.section },
+        });
+      };
+      const failShare = `${pct(1 - sum.successRate)} of our runs fail, and a failed run changes up to Υ = ${pct(r.maxDistortion)} of the pixels`;
+      dist(`papernot.table.${s.set}.distortionAll`, `${name}: average distortion (all samples), ${where}`, sum.distortionAll, sum.sdDistortionAll, sum.runs, {
+        higher: `${failShare}${isF ? '' : `; ${harder}`}${vNote}`,
+        lower: `${isF ? 'JSMA-F picks the pixels by ∂F_t/∂x and needs fewer of them on our LeNet' : recipe}${vNote}`,
+      });
+      dist(`papernot.table.${s.set}.distortionSuccessful`, `${name}: average distortion (successful samples), ${where}`, sum.distortionSuccessful, sum.sdDistortionSuccessful, sum.successes, {
+        higher: `${isF ? recipe : `our LeNet needs more pixels under the logits map (JSMA-F's successes need ${pct(variant('probabilities').sets.find((x) => x.set === s.set)!.summary.distortionSuccessful)} here); ${recipe}`}${vNote}`,
+        lower: `${isF ? 'JSMA-F picks the pixels by ∂F_t/∂x and needs fewer of them on our LeNet; ' : ''}${recipe}${vNote}`,
+      });
+    }
+  }
+  const z = variant('logits');
+  const [sLo, sHi] = finiteRange(z.pairs.successRate);
+  const [dLo, dHi] = finiteRange(z.pairs.distortionSuccessful);
+  const counts = z.pairs.count.flatMap((row, s) => row.filter((_, t) => t !== s));
+  const withRuns = counts.filter((k) => k > 0);
+  const perPair = withRuns.length > 0 ? Math.min(...withRuns) : 0;
+  const c = paperClaim(data, 'papernot.pairs.uneven');
+  claims.push({
+    id: c.id, claim: c.claim, section: c.source.section, figure: c.source.figure,
+    measured: `logits map (the paper's): success per pair from ${pct(sLo)} to ${pct(sHi)}, distortion of successes per pair from ${pct(dLo)} to ${pct(dHi)} (${withRuns.length} of ${counts.length} pairs have runs, the fewest ${perPair}; heatmaps below)`,
+    // With fewer than 5 runs per pair the spread is mostly sampling noise: at most 'partly'.
+    verdict: dHi >= 1.5 * dLo && sHi - sLo >= 0.1 ? (perPair >= 5 && withRuns.length === counts.length ? 'reproduced' : 'partly') : 'not reproduced',
+  });
+}
+
+/** The heatmaps of one saliency map's per-pair matrices. */
+function papernotFigures(r: PapernotResult, put: (name: string, body: string) => void): void {
+  const labels = Array.from({ length: 10 }, (_, i) => String(i));
+  for (const v of r.variants) {
+    const name = SALIENCY_NAME[v.saliency];
+    const common = { rowLabels: labels, colLabels: labels, rowTitle: 'source class', colTitle: 'target class' };
+    put(PAPERNOT_FIGURES[v.saliency].success, heatmap({
+      ...common, title: `${name} on ${r.model}: success rate per source-target pair (${v.total.runs.toLocaleString('en-US')} runs)`,
+      values: v.pairs.successRate, domain: [0, 1], format: (x) => `${Math.round(100 * x)}%`,
+    }));
+    put(PAPERNOT_FIGURES[v.saliency].distortion, heatmap({
+      ...common, title: `${name} on ${r.model}: average distortion of successful samples per pair (Υ = ${pct(r.maxDistortion)})`,
+      values: v.pairs.distortionSuccessful, domain: [0, r.maxDistortion], format: (x) => `${(100 * x).toFixed(1)}%`, color: '#a8322d',
+    }));
+  }
+}
+
+/** The report's section on Papernot et al. */
+function papernotSection(r: ReproduceResult, data: PaperData, table: (t: ResultRow['table']) => string): string[] {
+  const p = paperInfo(data, 'papernot2016');
+  const z = r.papernot;
+  const L: string[] = [];
+  const where = (s: PapernotResult['variants'][number]['sets'][number]): string =>
+    `${s.split} images ${s.start.toLocaleString('en-US')}–${(s.start + s.sources - 1).toLocaleString('en-US')}`;
+  const first = z.variants[0];
+  L.push(`## ${p.authors} ${p.year}: ${p.title}`, '');
+  L.push(`- **Protocol**: the registry's \`jsma\` attack (θ = ${z.theta > 0 ? '+1' : '−1'}, Υ = ${pct(z.maxDistortion)}: at most ⌊784·Υ/2⌋ = ${Math.floor((784 * z.maxDistortion) / 2)} pixel pairs) on \`${z.model}\`. `
+    + `Sources: ${first.sets.map((s) => `${s.set}: ${where(s)}`).join('; ')}; the sources the model classifies correctly are each moved towards their 9 other classes. `
+    + `The paper's sources are 10,000 images per set${z.variants[0].sets.some((s) => s.set === 'validation') ? `; our "validation" set is the last 10,000 of the 60,000 training images (from ${VALIDATION_START.toLocaleString('en-US')}), on which our model was also trained (models/${z.model}/card.json)` : ''}.`);
+  L.push('- **Measures** (as the paper defines them): success rate = fraction of the runs whose adversarial sample the model classifies as the target; '
+    + 'distortion = fraction of the 784 pixels modified, averaged over all runs and over the successful ones.');
+  L.push('- **Saliency maps**: `logits` is the paper\'s definition (Jacobian of the logits, pre-softmax), the one compared with the paper; `probabilities` is Carlini & Wagner\'s JSMA-F (Jacobian of the softmax output), run on the same pairs for contrast.');
+  L.push('- **Agreement**: success rates as above (the paper\'s over 90,000 runs); a mean distortion agrees when within max(10% of the paper\'s value, 2 standard errors of our mean).', '');
+  L.push('### Success rate and average distortion', '', 'Measured (paper).', '');
+  L.push('| source set | runs | success: logits | success: JSMA-F | distortion, all: logits | distortion, all: JSMA-F | distortion, successful: logits | distortion, successful: JSMA-F |', '|---|---|---|---|---|---|---|---|');
+  const [zl, zf] = [z.variants.find((v) => v.saliency === 'logits')!, z.variants.find((v) => v.saliency === 'probabilities')!];
+  zl.sets.forEach((s, k) => {
+    const f = zf.sets[k];
+    const paper = (what: string): string => formatPaperNumber(paperNumber(data, `papernot.table.${s.set}.${what}`));
+    L.push(`| ${s.set} (${where(s)}; ${s.correct} correctly classified) | ${s.summary.runs} | ${pct(s.summary.successRate)} (${paper('success')}) | ${pct(f.summary.successRate)} | `
+      + `${pct(s.summary.distortionAll)} (${paper('distortionAll')}) | ${pct(f.summary.distortionAll)} | ${pct(s.summary.distortionSuccessful)} (${paper('distortionSuccessful')}) | ${pct(f.summary.distortionSuccessful)} |`);
+  });
+  L.push('', `Runtime: ${z.variants.map((v) => `${SALIENCY_NAME[v.saliency]} ${v.sets.map((s) => `${s.set} ${s.seconds.toFixed(1)} s`).join(', ')}`).join('; ')}.`, '');
+  L.push('Every number beside the paper\'s, with the difference and the reason where they differ:', '', table('papernot'), '');
+  L.push('### Per source-target pair', '', `All sets together; rows: source class, columns: target class (the diagonal has no runs).`, '');
+  for (const v of z.variants) {
+    L.push(`![${SALIENCY_NAME[v.saliency]}: success rate per pair](${PAPERNOT_FIGURES[v.saliency].success})`, '',
+      `![${SALIENCY_NAME[v.saliency]}: distortion of successful samples per pair](${PAPERNOT_FIGURES[v.saliency].distortion})`, '');
+  }
+  L.push('### Qualitative claims', '', '| claim | source (papers.md) | measured here | verdict |', '|---|---|---|---|');
+  for (const c of r.claims.filter((x) => x.id.startsWith('papernot.'))) L.push(`| ${esc(c.claim)} | § ${esc(c.section)}${c.figure ? `, ${c.figure}` : ''} | ${esc(c.measured)} | ${c.verdict} |`);
+  L.push('');
+  L.push('### Not yet reproduced', '',
+    '- the hardness matrix H(s, t), estimated from the (success rate, distortion) pairs at several Υ (§ Hardness Matrix);',
+    '- the adversarial distance A(X, t) averaged per source-target pair, and the robustness R(F) (§ Adversarial Distance);',
+    '- samples crafted from an empty input (§ Results for Empty Input);',
+    '- the table at the paper\'s size (10,000 sources per set; here the numbers above).', '');
+  return L;
 }

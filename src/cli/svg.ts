@@ -204,3 +204,75 @@ export function imageGrid(o: ImageGridOptions): string {
   parts.push(`</svg>\n`);
   return parts.join('');
 }
+
+export interface HeatmapOptions {
+  readonly title: string;
+  /** values[r][c]; non-finite entries are drawn grey with a dash (e.g. the diagonal of a source × target matrix). */
+  readonly values: readonly (readonly number[])[];
+  readonly rowLabels: readonly string[];
+  readonly colLabels: readonly string[];
+  /** Axis titles: rows (left, vertical) and columns (top). */
+  readonly rowTitle: string;
+  readonly colTitle: string;
+  /** Colour scale [lo, hi] (default: the finite values' range); lo is white, hi dark. */
+  readonly domain?: readonly [number, number];
+  /** The text in a cell and in the scale (default: two decimals). */
+  readonly format?: (v: number) => string;
+  readonly cell?: number;
+  /** Colour of the high end (default '#2b5c8a'). */
+  readonly color?: string;
+}
+
+const hex2 = (v: number): string => Math.round(Math.min(255, Math.max(0, v))).toString(16).padStart(2, '0');
+
+/** Linear blend from white (t = 0) to `color` (t = 1), `color` as #rrggbb. */
+function shade(color: string, t: number): string {
+  const u = Math.min(1, Math.max(0, t));
+  const c = [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16));
+  return `#${c.map((v) => hex2(255 + (v - 255) * u)).join('')}`;
+}
+
+/**
+ * A heatmap of a matrix: one `<rect class="hm-cell" data-row data-col data-value>` per entry, the
+ * value written in it (white text on dark cells), row and column labels, and a five-step scale.
+ */
+export function heatmap(o: HeatmapOptions): string {
+  const cell = o.cell ?? 44;
+  const nr = o.values.length;
+  const nc = Math.max(0, ...o.values.map((r) => r.length));
+  const fmt = o.format ?? ((v: number) => v.toFixed(2));
+  const [lo, hi] = o.domain ?? extent(o.values.flat());
+  const color = o.color ?? '#2b5c8a';
+  const left = 70;
+  const top = 64;
+  const scaleW = 110;
+  // Wide enough for the title at ~7.5 px per character of 14 px bold text.
+  const W = Math.max(left + nc * cell + 20 + scaleW, 20 + Math.ceil(7.5 * o.title.length));
+  const H = Math.max(top + nr * cell + 16, top + 5 * 22 + 40);
+  const parts: string[] = [svgOpen(W, H, o.title)];
+  parts.push(`<text x="10" y="20" font-size="14" font-weight="bold">${escapeXml(o.title)}</text>\n`);
+  parts.push(`<text x="${left + (nc * cell) / 2}" y="40" text-anchor="middle" fill="#333333">${escapeXml(o.colTitle)}</text>\n`);
+  parts.push(`<text transform="translate(18 ${top + (nr * cell) / 2}) rotate(-90)" text-anchor="middle" fill="#333333">${escapeXml(o.rowTitle)}</text>\n`);
+  o.colLabels.slice(0, nc).forEach((l, c) => parts.push(`<text x="${left + c * cell + cell / 2}" y="${top - 6}" text-anchor="middle">${escapeXml(l)}</text>\n`));
+  o.rowLabels.slice(0, nr).forEach((l, r) => parts.push(`<text x="${left - 8}" y="${top + r * cell + cell / 2 + 4}" text-anchor="end">${escapeXml(l)}</text>\n`));
+  const t = (v: number): number => (v - lo) / (hi - lo || 1);
+  o.values.forEach((row, r) => {
+    for (let c = 0; c < nc; c++) {
+      const v = row[c];
+      const x = left + c * cell;
+      const y = top + r * cell;
+      const ok = Number.isFinite(v);
+      parts.push(`<rect class="hm-cell" data-row="${r}" data-col="${c}" data-value="${ok ? String(v) : 'NaN'}" x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${ok ? shade(color, t(v)) : '#e0e0e0'}" stroke="#ffffff"/>\n`);
+      parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" font-size="10" fill="${ok && t(v) > 0.55 ? '#ffffff' : '#333333'}">${ok ? escapeXml(fmt(v)) : '—'}</text>\n`);
+    }
+  });
+  const sx = left + nc * cell + 20;
+  parts.push(`<g class="scale">\n`);
+  for (let k = 0; k < 5; k++) {
+    const v = hi - ((hi - lo) * k) / 4;
+    const y = top + k * 22;
+    parts.push(`<rect x="${sx}" y="${y}" width="20" height="20" fill="${shade(color, t(v))}" stroke="#cccccc"/><text x="${sx + 26}" y="${y + 14}">${escapeXml(fmt(v))}</text>\n`);
+  }
+  parts.push(`</g>\n</svg>\n`);
+  return parts.join('');
+}

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  crossing, FIGURES, loadPaperData, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
+  crossing, FIGURES, loadPaperData, PAPERNOT_FIGURES, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
 } from '../../src/cli/reproduce';
-import { escapeXml, imageGrid, lineChart, niceTicks } from '../../src/cli/svg';
+import { escapeXml, heatmap, imageGrid, lineChart, niceTicks } from '../../src/cli/svg';
 import { formatPaperNumber } from '../../src/core/metrics/reproduce-papers';
 
 /** Well-formedness, XML-ish: one root <svg>, every tag closed in order, no stray '<' or '&'. */
@@ -69,6 +69,22 @@ describe('svg writer', () => {
     expect(svg).toContain('3 → 7');
   });
 
+  it('heatmap: one cell per entry with its value, grey dashes for non-finite ones, a scale from the domain', () => {
+    const values = [[Number.NaN, 0.5, 1], [0, Number.NaN, 0.25]];
+    const svg = heatmap({ title: 'pairs <s, t>', values, rowLabels: ['a', 'b'], colLabels: ['x', 'y', 'z'], rowTitle: 'source', colTitle: 'target', domain: [0, 1], format: (v) => `${100 * v}%` });
+    checkSvg(svg);
+    expect(count(svg, 'class="hm-cell"')).toBe(6);
+    expect(count(svg, 'data-value="NaN"')).toBe(2);
+    expect(count(svg, 'fill="#e0e0e0"')).toBe(2);
+    expect(svg).toContain('data-row="0" data-col="2" data-value="1"');
+    // Domain ends: white at 0, the full colour at 1.
+    expect(/data-value="0" [^>]*fill="#ffffff"/.test(svg)).toBe(true);
+    expect(/data-value="1" [^>]*fill="#2b5c8a"/.test(svg)).toBe(true);
+    expect(svg).toContain('>25%<');
+    expect(svg).toContain('pairs &lt;s, t&gt;');
+    expect(count(svg, '<text x=')).toBeGreaterThanOrEqual(6 + 5);
+  });
+
   it('niceTicks and escapeXml', () => {
     expect(niceTicks(0, 0.3, 6)).toEqual([0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]);
     expect(niceTicks(-15, 15, 8)).toEqual([-15, -10, -5, 0, 5, 10, 15]);
@@ -91,10 +107,10 @@ describe('reproduce options and plan', () => {
 
   it('full run: every test image; quick: 500 and a coarser grid that still holds ε = 0.25', () => {
     const full = planFor({ quick: false }, 10000, 2038);
-    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000, trainN: 60000, szegedyN: 100 });
+    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000, trainN: 60000, szegedyN: 100, papernotN: 100, papernotSets: ['training', 'validation', 'test'] });
     expect(full.curveEps).toHaveLength(13);
     const quick = planFor({ quick: true }, 10000, 2038);
-    expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100, trainN: 500, szegedyN: 20 });
+    expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100, trainN: 500, szegedyN: 20, papernotN: 10, papernotSets: ['test'] });
     expect(quick.curveEps).toContain(0.25);
     expect(planFor({ quick: true, n: 50 }, 10000, 2038)).toMatchObject({ n: 50, nLr: 50, bimN: 50, trainN: 50, szegedyN: 20 });
     expect(planFor({ quick: true, n: 5 }, 10000, 2038)).toMatchObject({ trainN: 5, szegedyN: 5 });
@@ -136,7 +152,7 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     expect(run.code, run.stderr).toBe(0);
     const o = JSON.parse(run.stdout.trim().split('\n').pop()!);
     expect(o).toMatchObject({ out: dir, mode: 'quick' });
-    expect(o.files).toEqual(expect.arrayContaining([REPORT_FILE, RESULTS_FILE, ...Object.values(FIGURES)]));
+    expect(o.files).toEqual(expect.arrayContaining([REPORT_FILE, RESULTS_FILE, ...Object.values(FIGURES), ...Object.values(PAPERNOT_FIGURES).flatMap((f) => [f.success, f.distortion])]));
     expect(result.plan.n).toBe(200);
   });
 
@@ -249,12 +265,64 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     expect(report).toContain(`Node ${process.version}`);
     expect(report).toMatch(/backend wasm/);
     expect(report).toMatch(/\*\*Machine\*\*: \S+ .* × /);
-    for (const h of ['Papernot', 'Kos, Fischer & Song 2017', 'Bradshaw']) {
+    for (const h of ['Kos, Fischer & Song 2017', 'Bradshaw']) {
       const i = report.indexOf(`## ${h}`);
       expect(i, h).toBeGreaterThan(0);
       expect(report.slice(i, report.indexOf('\n## ', i + 3))).toContain('Not yet reproduced');
     }
     for (const f of Object.values(FIGURES)) expect(report).toContain(`](${f})`);
+  });
+
+  it('reproduces Papernot et al.\'s JSMA table on the quick sources, both saliency maps', () => {
+    const z = result.papernot;
+    expect(z).toMatchObject({ model: 'mnist-lenet', theta: 1, maxDistortion: 0.145 });
+    expect(z.variants.map((v) => v.saliency)).toEqual(['logits', 'probabilities']);
+    const [zl, zf] = z.variants;
+    for (const v of z.variants) {
+      expect(v.sets.map((s) => s.set)).toEqual(['test']);
+      const s = v.sets[0];
+      expect(s).toMatchObject({ split: 'test', start: 0, sources: 10 });
+      expect(s.correct).toBeGreaterThanOrEqual(9);
+      expect(s.summary.runs).toBe(9 * s.correct);
+      // JSMA changes at most 2·⌊784·Υ/2⌋ pixels; a success stops early, so on average well below Υ.
+      expect(s.summary.maxDistortionSuccessful).toBeLessThanOrEqual(0.145 + 1e-9);
+      expect(s.summary.distortionAll).toBeLessThanOrEqual(0.145 + 1e-9);
+      expect(s.summary.distortionSuccessful).toBeGreaterThan(0);
+      expect(s.summary.distortionSuccessful).toBeLessThanOrEqual(s.summary.distortionAll + 1e-12);
+      // Per-pair matrices: 10×10, no runs on the diagonal, counts adding up to the runs.
+      expect(v.pairs.count).toHaveLength(10);
+      expect(v.pairs.count.flat().reduce((a, b) => a + b, 0)).toBe(s.summary.runs);
+      for (let c = 0; c < 10; c++) expect(v.pairs.count[c][c]).toBe(0);
+    }
+    // JSMA-F: (almost) every target on our LeNet, at least as often as the paper's logits map, and with fewer pixels.
+    expect(zf.sets[0].summary.successRate).toBeGreaterThanOrEqual(0.9);
+    expect(zf.sets[0].summary.successRate).toBeGreaterThanOrEqual(zl.sets[0].summary.successRate);
+    expect(zl.sets[0].summary.successRate).toBeGreaterThan(0.5);
+    expect(zf.sets[0].summary.distortionSuccessful).toBeLessThan(zl.sets[0].summary.distortionSuccessful);
+    // Every paper number of the test row beside a measured one; the logits rows say why they differ.
+    const data = loadPaperData();
+    const lines = report.split('\n');
+    for (const what of ['success', 'distortionAll', 'distortionSuccessful']) {
+      const n = data.numbers.find((x) => x.id === `papernot.table.test.${what}`)!;
+      const rs = result.rows.filter((x) => x.paper?.id === n.id);
+      expect(rs, n.id).toHaveLength(2);
+      for (const r of rs) {
+        const line = lines.find((l) => l.includes(`| ${formatPaperNumber(n)} |`) && l.includes(`| ${pct(r.measured)} (n = `) && l.includes(`§ ${n.source.section}`));
+        expect(line, `${n.id}: ${formatPaperNumber(n)} beside ${pct(r.measured)}`).toBeDefined();
+        expect(line).toMatch(/agrees \(within|differs: \S/);
+      }
+    }
+    const i = report.indexOf('## Papernot, McDaniel');
+    expect(i).toBeGreaterThan(0);
+    const section = report.slice(i, report.indexOf('\n## ', i + 3));
+    expect(section).toContain('### Not yet reproduced');
+    expect(section).toMatch(/hardness matrix H\(s, t\)/);
+    expect(section).toMatch(/adversarial distance A\(X, t\)/);
+    for (const f of Object.values(PAPERNOT_FIGURES)) {
+      expect(section).toContain(`](${f.success})`);
+      expect(section).toContain(`](${f.distortion})`);
+    }
+    expect(result.claims.find((c) => c.id === 'papernot.pairs.uneven')).toBeDefined();
   });
 
   it('writes well-formed SVG figures with the expected series', () => {
@@ -272,5 +340,15 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     checkSvg(lr);
     expect(count(lr, '<image ')).toBe(22);
     expect(count(lr, 'href="data:image/png;base64,')).toBe(22);
+    for (const v of result.papernot.variants) {
+      for (const [f, m] of [[PAPERNOT_FIGURES[v.saliency].success, v.pairs.successRate], [PAPERNOT_FIGURES[v.saliency].distortion, v.pairs.distortionSuccessful]] as const) {
+        const h = svg(f);
+        checkSvg(h);
+        expect(count(h, 'class="hm-cell"'), f).toBe(100);
+        // The diagonal (no runs) is blank; a drawn value is the matrix entry.
+        for (let c = 0; c < 10; c++) expect(h).toContain(`data-row="${c}" data-col="${c}" data-value="NaN"`);
+        expect(h).toContain(`data-row="0" data-col="1" data-value="${Number.isFinite(m[0][1]) ? String(m[0][1]) : 'NaN'}"`);
+      }
+    }
   });
 });
