@@ -242,6 +242,24 @@ function machineInfo(backend: string): Machine {
   };
 }
 
+/** A targeted attack on n 28×28 images (float pixels) towards `targets`; the adversarials, read back. */
+async function targetedAdversarials(
+  spec: ClassifierAttackSpec, model: Classifier, x: Float32Array, n: number, targets: Int32Array | number[], params: ParamValues,
+): Promise<Float32Array> {
+  const xT = tf.tensor4d(x, [n, 28, 28, 1]);
+  const tT = tf.tensor1d(Int32Array.from(targets), 'int32');
+  try {
+    const r = await spec.run(model, xT, { params, y: tT, targeted: true });
+    try {
+      return (await r.adv.data()) as Float32Array;
+    } finally {
+      r.adv.dispose();
+    }
+  } finally {
+    tf.dispose([xT, tT]);
+  }
+}
+
 function classifierAttack(id: string): ClassifierAttackSpec {
   const a = getAttack(id);
   if (!a || a.model !== 'classifier') throw new ProbeError('BAD_INPUT', `no classifier attack "${id}"`);
@@ -678,16 +696,7 @@ async function szegedyTables(plan: Plan, train: Dataset, test: Dataset, log: (li
       const s0 = performance.now();
       const trainPred = await predictAll(m, train.images, plan.trainN);
       const testPred = await predictAll(m, test.images, plan.n);
-      const xT = tf.tensor4d(x, [N, 28, 28, 1]);
-      const tT = tf.tensor1d(targets, 'int32');
-      let adv: Float32Array;
-      try {
-        const r = await spec.run(m, xT, { params, y: tT, targeted: true });
-        adv = (await r.adv.data()) as Float32Array;
-        r.adv.dispose();
-      } finally {
-        tf.dispose([xT, tT]);
-      }
+      const adv = await targetedAdversarials(spec, m, x, N, targets, params);
       const advPred = await predictAll(m, adv, N);
       const ok: number[] = [];
       for (let i = 0; i < N; i++) if (advPred[i] === targets[i]) ok.push(i);
@@ -962,16 +971,7 @@ async function papernotTables(plan: Plan, train: Dataset, test: Dataset, log: (l
           const part = pairs.slice(c0, c0 + chunk);
           const x = new Float32Array(part.length * 784);
           part.forEach((p, k) => x.set(imgs.subarray(correct[p.row] * 784, (correct[p.row] + 1) * 784), k * 784));
-          const xT = tf.tensor4d(x, [part.length, 28, 28, 1]);
-          const tT = tf.tensor1d(Int32Array.from(part.map((p) => p.target)), 'int32');
-          let adv: Float32Array;
-          try {
-            const r = await spec.run(m, xT, { params, y: tT, targeted: true });
-            adv = (await r.adv.data()) as Float32Array;
-            r.adv.dispose();
-          } finally {
-            tf.dispose([xT, tT]);
-          }
+          const adv = await targetedAdversarials(spec, m, x, part.length, Int32Array.from(part.map((p) => p.target)), params);
           const advPred = await predictAll(m, adv, part.length);
           const dist = changedFraction(x, adv, 784);
           part.forEach((p, k) => runs.push({

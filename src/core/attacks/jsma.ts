@@ -386,6 +386,15 @@ export async function jsma(model: Classifier, x: tf.Tensor4D, opts: JsmaOptions,
   return tf.tensor4d(adv, [n, h, w, c]);
 }
 
+/** Reads two tensors back (in parallel) and frees them. */
+async function readAndDispose(a: tf.Tensor, b: tf.Tensor): Promise<[Float32Array, Float32Array]> {
+  try {
+    return (await Promise.all([a.data(), b.data()])) as [Float32Array, Float32Array];
+  } finally {
+    tf.dispose([a, b]);
+  }
+}
+
 /**
  * One JSMA iteration for the images `group`: returns [p, q] per image (int32), p = q = −1 when the
  * image is already classified as its target (arg-max logit, first on ties) or when no pair qualifies.
@@ -423,13 +432,7 @@ async function selectPairs(
     const r = tf.engine().gradients(() => model.logits(xt), [xt], tf.tensor2d(cot, [2 * b, classes]));
     return [r.value, r.grads[0]];
   });
-  let z: Float32Array;
-  let g: Float32Array;
-  try {
-    [z, g] = (await Promise.all([value.data(), grad.data()])) as [Float32Array, Float32Array];
-  } finally {
-    tf.dispose([value, grad]);
-  }
+  const [z, g] = await readAndDispose(value, grad);
   const picks = new Int32Array(2 * b).fill(-1);
   group.forEach((img, i) => {
     let pred = 0;
@@ -477,13 +480,7 @@ async function selectPairsF(
     }, [xt], tf.tensor2d(cot, [b, 2 * classes]));
     return [r.value, r.grads[0]];
   });
-  let z: Float32Array;
-  let g: Float32Array;
-  try {
-    [z, g] = (await Promise.all([value.data(), grad.data()])) as [Float32Array, Float32Array];
-  } finally {
-    tf.dispose([value, grad]);
-  }
+  const [z, g] = await readAndDispose(value, grad);
   const picks = new Int32Array(2 * b).fill(-1);
   const stride = 2 * classes;
   group.forEach((img, i) => {

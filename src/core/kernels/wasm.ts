@@ -32,6 +32,7 @@
 import * as tf from '@tensorflow/tfjs';
 // Side effect: registers the shipped wasm kernels, which we then replace.
 import '@tensorflow/tfjs-backend-wasm';
+import { wrap } from './wrap';
 
 const BACKEND = 'wasm';
 const PATCH_MARK = '__adversarialProbePatch';
@@ -47,19 +48,6 @@ function mark(fn: tf.KernelFunc): tf.KernelFunc {
 function isPatched(kernelName: string): boolean {
   const k = tf.getKernel(kernelName, BACKEND);
   return k != null && (k.kernelFunc as MarkedFunc)[PATCH_MARK] === true;
-}
-
-/**
- * An input as a Tensor. Ops pass real Tensors (used as is: a tidy never disposes tensors
- * created outside it). A bare TensorInfo gets a wrapper in the current scope; the backend
- * ref count is raised so that disposing the wrapper does not free the caller's data.
- */
-function wrap<R extends tf.Rank>(info: tf.TensorInfo): tf.Tensor<R> {
-  if (info instanceof tf.Tensor) return info as tf.Tensor<R>;
-  const engine = tf.engine();
-  const t = engine.makeTensorFromTensorInfo(info) as tf.Tensor<R>;
-  engine.backend.incRef(info.dataId);
-  return t;
 }
 
 /** dW for conv2d, [KH,KW,Ci,Co], as a forward conv over the batch dimension. */

@@ -14,20 +14,12 @@
  * kernel; enable it only if that shows a gain. Correctness: tests/core/kernels/webgpu.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { wrap } from './wrap';
 
 const BACKEND = 'webgpu';
 const MARK = '__adversarialProbeWebGpuPatch';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
-
-/** A TensorInfo as a Tensor in the current scope, without taking the caller's data (see kernels/wasm.ts). */
-function wrap<R extends tf.Rank>(info: tf.TensorInfo): tf.Tensor<R> {
-  if (info instanceof tf.Tensor) return info as tf.Tensor<R>;
-  const engine = tf.engine();
-  const t = engine.makeTensorFromTensorInfo(info) as tf.Tensor<R>;
-  engine.backend.incRef(info.dataId);
-  return t;
-}
 
 /** dx of a stride-1 conv2d as a forward conv (see the file comment); null where it does not apply. */
 export function conv2dBackpropInputAsConv(
