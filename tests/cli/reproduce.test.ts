@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  crossing, FIGURES, loadPaperData, PAPERNOT_FIGURES, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
+  crossing, FIGURES, KOS_FIGURES, loadPaperData, PAPERNOT_FIGURES, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
 } from '../../src/cli/reproduce';
 import { escapeXml, heatmap, imageGrid, lineChart, niceTicks } from '../../src/cli/svg';
 import { formatPaperNumber } from '../../src/core/metrics/reproduce-papers';
@@ -107,10 +107,10 @@ describe('reproduce options and plan', () => {
 
   it('full run: every test image; quick: 500 and a coarser grid that still holds ε = 0.25', () => {
     const full = planFor({ quick: false }, 10000, 2038);
-    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000, trainN: 60000, szegedyN: 100, papernotN: 100, papernotSets: ['training', 'validation', 'test'] });
+    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000, trainN: 60000, szegedyN: 100, papernotN: 100, papernotSets: ['training', 'validation', 'test'], kosK: 10 });
     expect(full.curveEps).toHaveLength(13);
     const quick = planFor({ quick: true }, 10000, 2038);
-    expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100, trainN: 500, szegedyN: 20, papernotN: 10, papernotSets: ['test'] });
+    expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100, trainN: 500, szegedyN: 20, papernotN: 10, papernotSets: ['test'], kosK: 2 });
     expect(quick.curveEps).toContain(0.25);
     expect(planFor({ quick: true, n: 50 }, 10000, 2038)).toMatchObject({ n: 50, nLr: 50, bimN: 50, trainN: 50, szegedyN: 20 });
     expect(planFor({ quick: true, n: 5 }, 10000, 2038)).toMatchObject({ trainN: 5, szegedyN: 5 });
@@ -152,7 +152,7 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     expect(run.code, run.stderr).toBe(0);
     const o = JSON.parse(run.stdout.trim().split('\n').pop()!);
     expect(o).toMatchObject({ out: dir, mode: 'quick' });
-    expect(o.files).toEqual(expect.arrayContaining([REPORT_FILE, RESULTS_FILE, ...Object.values(FIGURES), ...Object.values(PAPERNOT_FIGURES).flatMap((f) => [f.success, f.distortion])]));
+    expect(o.files).toEqual(expect.arrayContaining([REPORT_FILE, RESULTS_FILE, ...Object.values(FIGURES), ...Object.values(PAPERNOT_FIGURES).flatMap((f) => [f.success, f.distortion]), ...Object.values(KOS_FIGURES.asTarget), KOS_FIGURES.examples]));
     expect(result.plan.n).toBe(200);
   });
 
@@ -265,7 +265,7 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     expect(report).toContain(`Node ${process.version}`);
     expect(report).toMatch(/backend wasm/);
     expect(report).toMatch(/\*\*Machine\*\*: \S+ .* × /);
-    for (const h of ['Kos, Fischer & Song 2017', 'Bradshaw']) {
+    for (const h of ['Bradshaw']) {
       const i = report.indexOf(`## ${h}`);
       expect(i, h).toBeGreaterThan(0);
       expect(report.slice(i, report.indexOf('\n## ', i + 3))).toContain('Not yet reproduced');
@@ -350,5 +350,47 @@ describe('probe reproduce --quick (a real run, small n)', () => {
         expect(h).toContain(`data-row="0" data-col="1" data-value="${Number.isFinite(m[0][1]) ? String(m[0][1]) : 'NaN'}"`);
       }
     }
+  });
+  it('reproduces Kos et al.\'s classifier and latent attacks on the VAE, every quick source towards its 9 other classes', () => {
+    const z = result.kos;
+    expect(z.k).toBe(2);
+    expect(z.sources).toHaveLength(20);
+    expect(z.attacks.map((a) => a.id)).toEqual(['vae-classifier', 'vae-latent']);
+    for (const a of z.attacks) {
+      expect(a.runs, a.id).toBe(180);
+      // Means are over pairs: every off-diagonal pair has 2 runs, the diagonal none.
+      for (let s = 0; s < 10; s++) for (let t = 0; t < 10; t++) {
+        expect(a.counts[s][t], `${a.id} ${s}→${t}`).toBe(s === t ? 0 : 2);
+        for (const m of [a.asTarget, a.asIgnoreTarget]) {
+          expect(m[s][t]).toBeGreaterThanOrEqual(0);
+          expect(m[s][t]).toBeLessThanOrEqual(1);
+        }
+        // ŷ = target ≠ source, so a target hit is also a miss of the source class.
+        expect(a.asIgnoreTarget[s][t]).toBeGreaterThanOrEqual(a.asTarget[s][t]);
+      }
+      expect(a.meanAsIgnoreTarget, a.id).toBeGreaterThanOrEqual(a.meanAsTarget);
+      expect(a.meanL2, a.id).toBeGreaterThan(0);
+    }
+    const latent = z.attacks.find((a) => a.id === 'vae-latent')!;
+    expect(latent.meanAsTarget).toBeGreaterThanOrEqual(0.5);
+    const i = report.indexOf('## Kos, Fischer & Song 2017');
+    expect(i).toBeGreaterThan(0);
+    const section = report.slice(i, report.indexOf('\n## ', i + 3));
+    expect(section).not.toMatch(/^Not yet reproduced \(source/m);
+    expect(section).toContain(`| \`vae-latent\` | 180 | ${pct(latent.meanAsTarget)} | ${pct(latent.meanAsIgnoreTarget)} |`);
+    expect(count(section, 'the summary gives no number')).toBe(4);
+    for (const f of [...Object.values(KOS_FIGURES.asTarget), KOS_FIGURES.examples]) expect(section).toContain(`](${f})`);
+    for (const a of z.attacks) {
+      const h = readFileSync(join(dir, KOS_FIGURES.asTarget[a.id]), 'utf8');
+      checkSvg(h);
+      expect(count(h, 'class="hm-cell"')).toBe(100);
+      for (let c = 0; c < 10; c++) expect(h).toContain(`data-row="${c}" data-col="${c}" data-value="NaN"`);
+      expect(h).toContain(`data-row="0" data-col="1" data-value="${a.asTarget[0][1]}"`);
+    }
+    const g = readFileSync(join(dir, KOS_FIGURES.examples), 'utf8');
+    checkSvg(g);
+    // 3 sources × (original, target example, 2 attacks × (x*, reconstruction)).
+    expect(count(g, '<image ')).toBe(18);
+    expect(count(g, 'href="data:image/png;base64,')).toBe(18);
   });
 });
