@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ProbeError, toErrorInfo } from '../core/errors';
 import { mulberry32 } from '../core/random';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID } from '../core/models/vae-examples';
-import { reconstructionLabels, VaeAttackAccumulator } from '../core/metrics/vae-attack';
+import { attackVaeRows, VaeAttackAccumulator, type VaeAttackRow } from '../core/metrics/vae-attack';
 import { CATALOG, catalogEntry, type DatasetId } from '../core/models/catalog';
 import { CARD_ELBO, testElbo } from '../core/metrics/elbo';
 import { accuracy, evaluateAttack, TARGET_MODES, type TargetMode } from '../core/metrics/evaluate';
@@ -161,36 +161,17 @@ async function runVaeAttack(a: Args, attack: VaeAttackSpec): Promise<Record<stri
   const models = { vae, classifier };
   const acc = new VaeAttackAccumulator();
   const nextRand = mulberry32(seed);
-  const rows: { src: number; label: number; target: number }[] = [];
+  const rows: VaeAttackRow[] = [];
   for (let i = 0; i < n; i++) {
     const label = set.labels[i];
-    if (targets === 'all') for (let t = 0; t < 10; t++) { if (t !== label) rows.push({ src: i, label, target: t }); }
-    else if (targets === 'next') rows.push({ src: i, label, target: (label + 1) % 10 });
-    else rows.push({ src: i, label, target: (label + 1 + Math.floor(nextRand() * 9)) % 10 });
+    if (targets === 'all') for (let t = 0; t < 10; t++) { if (t !== label) rows.push({ index: i, label, target: t }); }
+    else if (targets === 'next') rows.push({ index: i, label, target: (label + 1) % 10 });
+    else rows.push({ index: i, label, target: (label + 1 + Math.floor(nextRand() * 9)) % 10 });
   }
   const t0 = performance.now();
   let ms = 0;
   try {
-    for (let s = 0; s < rows.length; s += batch) {
-      const chunk = rows.slice(s, s + batch);
-      const xs = new Float32Array(chunk.length * 784);
-      const xt = new Float32Array(chunk.length * 784);
-      chunk.forEach((r, k) => {
-        xs.set(set.images.subarray(r.src * 784, (r.src + 1) * 784), k * 784);
-        xt.set(examples[r.target], k * 784);
-      });
-      const x = tf.tensor4d(xs, [chunk.length, 28, 28, 1]);
-      const tx = tf.tensor4d(xt, [chunk.length, 28, 28, 1]);
-      const ty = tf.tensor1d(chunk.map((r) => r.target), 'int32');
-      const ta = performance.now();
-      const { adv } = await attack.run(models, x, { params, targets: ty, targetExamples: tx });
-      const yHat = reconstructionLabels(models, adv);
-      const l2 = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])));
-      const [p, d] = await Promise.all([yHat.data(), l2.data()]);
-      ms += performance.now() - ta;
-      acc.add(chunk.map((r) => r.label), chunk.map((r) => r.target), p, d);
-      tf.dispose([x, tx, ty, adv, yHat, l2]);
-    }
+    ms = await attackVaeRows(attack, models, params, set.images, rows, examples, acc, { batch });
   } finally {
     vae.dispose();
     classifier.dispose();

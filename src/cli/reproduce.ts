@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getAttack, resolveParams, type ClassifierAttackSpec, type ParamValues, type VaeAttackSpec } from '../core/attacks';
 import { blankUnattacked, KOS_ATTACKS, kosRows, kosSources, type KosAttackId, type KosRow } from '../core/metrics/reproduce-kos';
-import { reconstructionLabels, VaeAttackAccumulator } from '../core/metrics/vae-attack';
+import { attackVaeRows, VaeAttackAccumulator } from '../core/metrics/vae-attack';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID } from '../core/models/vae-examples';
 import { ProbeError } from '../core/errors';
 import {
@@ -1197,23 +1197,10 @@ async function kosTables(plan: Plan, test: Dataset, log: (line: string) => void)
       const spec = vaeAttack(id);
       const params = resolveParams(spec, {});
       const acc = new VaeAttackAccumulator();
-      for (let s = 0; s < allRows.length; s += batch) {
-        const chunk = allRows.slice(s, s + batch);
-        const xs = new Float32Array(chunk.length * 784);
-        const xt = new Float32Array(chunk.length * 784);
-        chunk.forEach((r, k) => {
-          xs.set(test.images.subarray(r.index * 784, (r.index + 1) * 784), k * 784);
-          xt.set(targetExamples[r.target], k * 784);
-        });
-        const x = tf.tensor4d(xs, [chunk.length, 28, 28, 1]);
-        const tx = tf.tensor4d(xt, [chunk.length, 28, 28, 1]);
-        const ty = tf.tensor1d(chunk.map((r) => r.target), 'int32');
-        const { adv } = await spec.run(models, x, { params, targets: ty, targetExamples: tx });
-        const yHat = reconstructionLabels(models, adv);
-        const l2 = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])));
-        const [p, d] = await Promise.all([yHat.data(), l2.data()]);
-        acc.add(chunk.map((r) => r.label), chunk.map((r) => r.target), p, d);
-        if (chunk.some(isShown)) {
+      await attackVaeRows(spec, models, params, test.images, allRows, targetExamples, acc, {
+        batch,
+        onBatch: async (chunk, adv, p) => {
+          if (!chunk.some(isShown)) return;
           const recon = tf.tidy(() => vae.decode(vae.encode(adv).mean));
           const [a, rc] = await Promise.all([adv.data(), recon.data()]);
           recon.dispose();
@@ -1223,9 +1210,8 @@ async function kosTables(plan: Plan, test: Dataset, log: (line: string) => void)
               id, adv: Float32Array.from(a.subarray(k * 784, (k + 1) * 784)), recon: Float32Array.from(rc.subarray(k * 784, (k + 1) * 784)), predicted: p[k],
             });
           });
-        }
-        tf.dispose([x, tx, ty, adv, yHat, l2]);
-      }
+        },
+      });
       const m = acc.result(10);
       const seconds = (performance.now() - s0) / 1000;
       attacks.push({

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
 import type { VaeAttackModels } from '../attacks/vae';
+import type { ParamValues, VaeAttackSpec } from '../attacks';
 
 /**
  * ŷ = f_class(f_enc(x̂*)) where x̂* = decode(encoder mean of x*) — Kos et al.'s reconstruction-feedback
@@ -114,4 +115,69 @@ export class VaeAttackAccumulator {
     const mean = (v: number): number => (pairs > 0 ? v / pairs : 0);
     return { asTarget, asIgnoreTarget, counts, meanAsTarget: mean(sumT), meanAsIgnoreTarget: mean(sumI), meanL2: mean(sumL2) };
   }
+}
+
+/** One attack of a run over a dataset: the source image's index and label, and the target class. */
+export interface VaeAttackRow {
+  readonly index: number;
+  readonly label: number;
+  readonly target: number;
+}
+
+export interface VaeRowsOptions {
+  /** Attacks per batch (default 100). */
+  readonly batch?: number;
+  /** Sees each batch's adversarials and reconstruction labels before they are freed. */
+  readonly onBatch?: (rows: readonly VaeAttackRow[], adv: tf.Tensor4D, predicted: ArrayLike<number>) => Promise<void> | void;
+}
+
+/**
+ * Runs a VAE attack (Kos et al.) over `rows` in batches: sources from `images` (one image of
+ * `models.vae.inputShape` per index), targets z_t / x_t from `examples[target]`; adds each batch's
+ * reconstruction labels ŷ and L2 distances to `acc`. Returns the milliseconds spent in the attack and
+ * its read-backs. Used by `probe attack` and `probe reproduce`.
+ */
+export async function attackVaeRows(
+  spec: VaeAttackSpec,
+  models: VaeAttackModels,
+  params: ParamValues,
+  images: Float32Array,
+  rows: readonly VaeAttackRow[],
+  examples: readonly Float32Array[],
+  acc: VaeAttackAccumulator,
+  opts: VaeRowsOptions = {},
+): Promise<number> {
+  const shape = models.vae.inputShape;
+  const size = shape[0] * shape[1] * shape[2];
+  const batch = opts.batch ?? 100;
+  let ms = 0;
+  for (let s = 0; s < rows.length; s += batch) {
+    const chunk = rows.slice(s, s + batch);
+    const xs = new Float32Array(chunk.length * size);
+    const xt = new Float32Array(chunk.length * size);
+    chunk.forEach((r, k) => {
+      xs.set(images.subarray(r.index * size, (r.index + 1) * size), k * size);
+      xt.set(examples[r.target], k * size);
+    });
+    const x = tf.tensor4d(xs, [chunk.length, ...shape]);
+    const tx = tf.tensor4d(xt, [chunk.length, ...shape]);
+    const ty = tf.tensor1d(chunk.map((r) => r.target), 'int32');
+    const held: tf.Tensor[] = [x, tx, ty];
+    try {
+      const t0 = performance.now();
+      const { adv } = await spec.run(models, x, { params, targets: ty, targetExamples: tx });
+      held.push(adv);
+      const yHat = reconstructionLabels(models, adv);
+      held.push(yHat);
+      const l2 = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])));
+      held.push(l2);
+      const [p, d] = await Promise.all([yHat.data(), l2.data()]);
+      ms += performance.now() - t0;
+      acc.add(chunk.map((r) => r.label), chunk.map((r) => r.target), p, d);
+      await opts.onBatch?.(chunk, adv, p);
+    } finally {
+      tf.dispose(held);
+    }
+  }
+  return ms;
 }
