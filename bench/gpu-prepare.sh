@@ -16,7 +16,7 @@ o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp
 apt-get $o update -qq && (cd .gpu && apt-get $o download -qq libvulkan1 libegl1 libglvnd0 libgles2)
 fi
 # One ESM file; the webgpu package loads dist/linux-x64/dawn.node relative to the bundle at run time.
-npx esbuild bench/gpu.ts --bundle --platform=node --format=esm --target=node20 --minify --outfile=.gpu/bench.mjs \
+npx esbuild bench/gpu.ts --bundle --platform=node --format=esm --target=node20 --minify-whitespace --minify-syntax --keep-names --outfile=.gpu/bench.mjs \
   --external:*.node --log-level=warning \
   --banner:js="import{createRequire as __cr}from'module';const require=__cr(import.meta.url);"
 cp bench/gpu_reference.py .gpu/

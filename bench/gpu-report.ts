@@ -62,6 +62,32 @@ function renderRun(dir: string, name: string): string[] {
   return out;
 }
 
+/**
+ * A diagnostic run (bench/gpu-diag.sh): the raw WebGPU call costs and the micro-workloads of each variant
+ * (one <variant>.jsonl each; base.jsonl is the code as committed then, the others switch parts on or off as
+ * note.txt says).
+ */
+function renderDiag(dir: string, name: string): string[] {
+  const out = [`## Run ${name} (diagnostic: bench/gpu-diag.sh)`, ''];
+  if (existsSync(join(dir, 'note.txt'))) out.push(readFileSync(join(dir, 'note.txt'), 'utf8').trim(), '');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort((a, b) => (a === 'base.jsonl' ? -1 : b === 'base.jsonl' ? 1 : a.localeCompare(b)));
+  const variants = files.map((f) => ({ name: f.replace(/\.jsonl$/, ''), rows: readJsonl(join(dir, f)) }));
+  const raw = variants.flatMap((v) => v.rows.filter((r) => r.kind === 'raw'));
+  if (raw.length > 0) {
+    out.push('| raw WebGPU (no tfjs) | median ms | what |', '|---|---|---|');
+    for (const r of raw) out.push(`| ${String(r.workload)} | ${fmt(r.medianMs as number)} | ${String(r.unit)} |`);
+    out.push('');
+  }
+  const names = [...new Set(variants.flatMap((v) => v.rows.filter((r) => r.kind === 'micro' && r.workload !== 'profile').map((r) => String(r.workload))))];
+  out.push(`| variant | ${names.join(' | ')} |`, `|---|${names.map(() => '---|').join('')}`);
+  for (const v of variants) {
+    const by = new Map(v.rows.filter((r) => r.kind === 'micro').map((r) => [String(r.workload), r.medianMs as number]));
+    out.push(`| ${v.name} | ${names.map((n) => (by.has(n) ? fmt(by.get(n) as number) : '—')).join(' | ')} |`);
+  }
+  out.push('', 'Medians in ms (micro-workloads as in the table of the runs above).', '');
+  return out;
+}
+
 /** The whole report, from every run folder (sorted by name). */
 export function renderGpuReport(root = GPU_RESULTS_DIR): string {
   const runs = existsSync(root) ? readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
@@ -72,7 +98,7 @@ export function renderGpuReport(root = GPU_RESULTS_DIR): string {
     '`bench/gpu-run.sh` (after `bench/gpu-prepare.sh`), PyTorch timed first in the same call. Medians; ratio = WebGPU / PyTorch.',
     '',
   ];
-  for (const r of runs) lines.push(...renderRun(join(root, r), r));
+  for (const r of runs) lines.push(...(existsSync(join(root, r, 'base.jsonl')) ? renderDiag(join(root, r), r) : renderRun(join(root, r), r)));
   return `${lines.join('\n').trimEnd()}\n`;
 }
 

@@ -6,17 +6,20 @@
  * finishes, so a run cut short still leaves its results.
  *
  * Env: DAWN_BACKEND=vulkan|opengles (default opengles: Mesa llvmpipe, a CPU check of the bundle),
- * MNIST_DIR (the IDX test files), BENCH_WEBGPU_PATCH=1 (the experimental Conv2DBackpropInput), BENCH_RUNS, BENCH_WORKLOADS (comma list; default all),
+ * MNIST_DIR (the IDX test files), BENCH_WEBGPU_PATCH / BENCH_UPLOADS / BENCH_GRADS (1 or 0: see below), BENCH_RUNS, BENCH_WORKLOADS (comma list; default all),
  * BENCH_SLOW (comma list run last with BENCH_SLOW_RUNS runs, default 3), BENCH_MICRO (comma list;
- * default all), CW_STEPS (steps of the cw-step-900 difference, default 100).
+ * default all), CW_STEPS (steps of the cw-step-900 difference, default 100), BENCH_TF_FLAGS (JSON of tfjs
+ * flags), BENCH_CHAIN=0 (micro-workloads without the tape-free VJP of src/core/models/chain.ts), BENCH_RAW=1 (raw WebGPU dispatch costs, bench/micro-raw.ts).
  */
 import { appendFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { create, globals } from 'webgpu';
 import { installNodeWebGpu, type DawnModule } from '../src/cli/webgpu';
-import { patchWebGpuKernels } from '../src/core/kernels/webgpu';
+import { patchWebGpuKernels, patchWebGpuUploads } from '../src/core/kernels/webgpu';
+import { patchGradients } from '../src/core/kernels/gradients';
 import { loadMnist } from '../src/cli/data';
 import { loadShippedClassifier } from '../src/cli/models';
+import { runRawDispatch } from './micro-raw';
 import { MICRO_WORKLOADS, runMicro, type MicroWorkload } from './micro';
 import { runBench, WORKLOADS, type Workload } from './workloads';
 
@@ -31,23 +34,36 @@ const list = <T extends string>(v: string | undefined, all: readonly T[]): T[] =
 
 const dawn = installNodeWebGpu({ module: { create, globals } as unknown as DawnModule, dawnBackend: process.env.DAWN_BACKEND === 'vulkan' ? 'vulkan' : 'opengles' });
 await import('@tensorflow/tfjs-backend-webgpu');
-// BENCH_WEBGPU_PATCH=1 times the Conv2DBackpropInput replacement of src/core/kernels/webgpu.ts (off in the product).
-const patched = process.env.BENCH_WEBGPU_PATCH === '1' ? patchWebGpuKernels() : false;
+// The product's set-up (src/cli/backend.ts); BENCH_UPLOADS=0 (uploads through writeBuffer) and BENCH_GRADS=0
+// (device-side Sum/Mean gradients) switch those off; BENCH_WEBGPU_PATCH=1 adds the Conv2DBackpropInput replacement
+// (off in the product: no gain once the chain and the uploads are in, bench/results/gpu/REPORT.md).
+const on = (v: string | undefined, dflt: boolean): boolean => (v === undefined ? dflt : v === '1');
+const patched = on(process.env.BENCH_WEBGPU_PATCH, false) ? patchWebGpuKernels() : false;
+const grads = on(process.env.BENCH_GRADS, true) ? patchGradients() : false;
 if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") failed');
 await tf.ready();
+const uploads = on(process.env.BENCH_UPLOADS, true) ? patchWebGpuUploads() : false;
+// BENCH_TF_FLAGS: a JSON object of tfjs flags to set (e.g. {"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":1}).
+for (const [k, v] of Object.entries(JSON.parse(process.env.BENCH_TF_FLAGS ?? '{}') as Record<string, number | boolean | string>)) tf.env().set(k, v);
 const backend = tf.backend() as unknown as { adapterInfo?: unknown; device?: { adapterInfo?: unknown } };
 const info = backend.adapterInfo ?? backend.device?.adapterInfo;
-print({ kind: 'env', patched, dawn, backend: tf.getBackend(), adapter: info ? JSON.parse(JSON.stringify(info)) : null, node: process.version, tfjs: tf.version.tfjs, flags: tf.env().getFlags() });
+print({ kind: 'env', patched, grads, uploads, chain: process.env.BENCH_CHAIN !== '0', dawn, backend: tf.getBackend(), adapter: info ? JSON.parse(JSON.stringify(info)) : null, node: process.version, tfjs: tf.version.tfjs, flags: tf.env().getFlags() });
 
+if (process.env.BENCH_RAW === '1') {
+  const device = (tf.backend() as unknown as { device: unknown }).device;
+  await runRawDispatch(device, (r) => print({ kind: 'raw', ...r }));
+}
 const runs = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
 const t0 = performance.now();
 const data = loadMnist('test');
-const lenet = await loadShippedClassifier('mnist-lenet');
+const shipped = await loadShippedClassifier('mnist-lenet');
+// BENCH_CHAIN=0: the micro-workloads through tf.grad (a wrapper's new `logits` drops the tape-free VJP).
+const lenet: typeof shipped = process.env.BENCH_CHAIN === '0' ? { ...shipped, logits: (x) => shipped.logits(x) } : shipped;
 const micro = list<MicroWorkload>(process.env.BENCH_MICRO, MICRO_WORKLOADS);
 if (micro.length > 0) {
   await runMicro(lenet, data.images, { runs: runs ?? 20, only: micro, cwSteps: process.env.CW_STEPS ? Number(process.env.CW_STEPS) : undefined, onResult: (r) => print({ kind: 'micro', ...r }) });
 }
-lenet.dispose();
+shipped.dispose();
 const workloads = list<Workload>(process.env.BENCH_WORKLOADS, WORKLOADS);
 if (workloads.length > 0) await runBench({ backend: 'webgpu', only: workloads, runs, onResult: (r) => print({ kind: 'bench', ...r }) });
 // Slow workloads last, with their own (smaller) number of runs.

@@ -10,7 +10,6 @@ import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID } from '
 import type { Uncertain } from '../src/core/models/types';
 import { loadMnist } from '../src/cli/data';
 import { loadShippedClassifier, loadShippedVae, MODELS_DIR } from '../src/cli/models';
-import { launchExtension, POPUP_PATH, withTimeout } from '../src/cli/browser';
 import { ProbeError } from '../src/core/errors';
 import { BENCH_IMAGES, type Reply, type Req } from '../src/protocol/messages';
 import { bytesToBase64 } from '../src/protocol/base64';
@@ -60,6 +59,8 @@ export async function runBenchInExtension(opts: Omit<BenchOptions, 'backend'> & 
   const payload: Req<'probe/bench'> = {
     workloads: [...(opts.only ?? WORKLOADS)], runs: opts.runs ?? null, imagesBase64: bytesToBase64(bytes), labels: Array.from(data.labels.subarray(0, BENCH_IMAGES)),
   };
+  // Imported here, not at the top: the GPU bundle (bench/gpu.ts) must not carry playwright.
+  const { launchExtension, POPUP_PATH, withTimeout } = await import('../src/cli/browser');
   const session = await launchExtension();
   try {
     const page = await session.context.newPage();

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ProbeError } from '../core/errors';
+import { patchGradients } from '../core/kernels/gradients';
 import { patchWasmKernels } from '../core/kernels/wasm';
+import { patchWebGpuUploads } from '../core/kernels/webgpu';
 import { urlModelFiles } from '../core/models/files';
 import { loadClassifier, loadVaeModel } from '../core/models/load';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID, vaeContextOf } from '../core/models/vae-examples';
@@ -69,6 +71,7 @@ async function softwareReason(name: BackendName): Promise<string | null> {
 
 async function tryBackend(name: BackendName): Promise<string | null> {
   try {
+    patchGradients();
     if (name === 'wasm') {
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
       patchWasmKernels();
@@ -76,6 +79,7 @@ async function tryBackend(name: BackendName): Promise<string | null> {
     const ok = await tf.setBackend(name);
     if (!ok) return 'setBackend returned false';
     await tf.ready();
+    if (name === 'webgpu') patchWebGpuUploads();
     // A tiny op proves the backend really runs (a lost adapter can pass setBackend).
     const t = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)));
     const v = await t.data();

@@ -3,7 +3,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { patchGradients } from '../core/kernels/gradients';
 import { patchWasmKernels } from '../core/kernels/wasm';
+import { patchWebGpuUploads } from '../core/kernels/webgpu';
 import { installNodeWebGpu } from './webgpu';
 
 export type NodeBackend = 'wasm' | 'cpu' | 'webgpu';
@@ -14,6 +16,7 @@ export const NODE_BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu', 'webgpu'];
  * Dawn) and returns the backend that is actually active. Throws if `setBackend` reports failure.
  */
 export async function useNodeBackend(name: NodeBackend): Promise<string> {
+  patchGradients();
   if (name === 'wasm') {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     patchWasmKernels();
@@ -27,5 +30,6 @@ export async function useNodeBackend(name: NodeBackend): Promise<string> {
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`tf.setBackend('${name}') failed (active backend: ${tf.getBackend()})`);
   }
+  if (name === 'webgpu') patchWebGpuUploads();
   return tf.getBackend();
 }

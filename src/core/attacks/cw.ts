@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { tapeFreeVjp } from '../models/chain';
 import type { Classifier } from '../models/types';
 import { deviceScalars } from '../tensors';
 import { stepper, type StepControl, type TraceEntry } from './types';
@@ -161,6 +162,8 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
   const labels = opts.y ? await readLabels(opts.y, n, classes, 'CW-L2') : await predictions(model, x);
 
   const step = stepper(ctl);
+  // The model's tape-free logits + VJP where it has one (a chain of standard layers), else tf's tape.
+  const vjp = tapeFreeVjp(model);
   const trace: TraceEntry[] = [];
   const checkEvery = Math.max(1, Math.floor(maxIterations / abortChecks));
   const scale = (hi - lo) / 2;
@@ -189,7 +192,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
     lrTable[it] = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
   }
   const k = {
-    ...deviceScalars({ one: 1, lo, scale, negKappa: -kappa, b1: ADAM_B1, b1c: 1 - ADAM_B1, b2: ADAM_B2, b2c: 1 - ADAM_B2, eps: ADAM_EPS, dy: 1 }),
+    ...deviceScalars({ one: 1, two: 2, lo, hi, scale, negKappa: -kappa, b1: ADAM_B1, b1c: 1 - ADAM_B1, b2: ADAM_B2, b2c: 1 - ADAM_B2, eps: ADAM_EPS, dy: 1 }),
     lrT: tf.tensor1d(lrTable),
   };
 
@@ -258,14 +261,44 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             return t;
           };
           try {
-            const { grad } = tf.valueAndGrad((wv: tf.Tensor): tf.Scalar => {
-              const a = hold(tf.clipByValue(tf.add(tf.mul(tf.add(tf.tanh(wv), k.one), k.scale), k.lo), lo, hi) as tf.Tensor4D);
-              const l = hold(tf.sum(tf.square(tf.reshape(tf.sub(a, cur.x0), [rowsNow, -1])), 1) as tf.Tensor1D);
-              const z = hold(model.logits(a));
-              const f = tf.maximum(margin(z, cur.oneHot, cur.labelMask), k.negKappa);
-              return tf.sum(hold(tf.add(l, tf.mul(cur.c, f))));
-            })(cur.w, k.dy);
-            const [adv, l2, z, perImage] = kept as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D];
+            let adv: tf.Tensor4D, l2: tf.Tensor1D, z: tf.Tensor2D, perImage: tf.Tensor1D, grad: tf.Tensor;
+            if (vjp) {
+              // The same loss and gradient written out, the model's part by its tape-free VJP
+              // (src/core/models/chain.ts): dL/da = 2(a − x0) + c·1[margin ≥ −κ]·(∂margin/∂Z)ᵀ ∂Z/∂a,
+              // then through the clip (where a was inside the box) and a = (tanh w + 1)·scale + lo.
+              const t = tf.tanh(cur.w);
+              const u = tf.add(tf.mul(tf.add(t, k.one), k.scale), k.lo);
+              adv = tf.clipByValue(u, lo, hi) as tf.Tensor4D;
+              const diff = tf.sub(adv, cur.x0);
+              l2 = tf.sum(tf.square(tf.reshape(diff, [rowsNow, -1])), 1) as tf.Tensor1D;
+              let m: tf.Tensor1D | undefined;
+              const r = vjp(adv, (zz: tf.Tensor2D): tf.Tensor2D => {
+                const shifted = tf.sub(zz, cur.labelMask);
+                const other = tf.max(shifted, 1);
+                const real = tf.sum(tf.mul(zz, cur.oneHot), 1);
+                // Kept out of the VJP's scope (freed with the others in `finally`).
+                m = hold((targeted ? tf.sub(other, real) : tf.sub(real, other)) as tf.Tensor1D);
+                // ∂max/∂Z as tf's Max gradient: every entry equal to the maximum.
+                const otherMask = tf.cast(tf.equal(shifted, tf.reshape(other, [rowsNow, 1])), 'float32');
+                const dm = targeted ? tf.sub(otherMask, cur.oneHot) : tf.sub(cur.oneHot, otherMask);
+                const active = tf.cast(tf.greaterEqual(m, k.negKappa), 'float32');
+                return tf.mul(dm, tf.reshape(tf.mul(cur.c, active), [rowsNow, 1])) as tf.Tensor2D;
+              });
+              z = r.logits;
+              perImage = tf.add(l2, tf.mul(cur.c, tf.maximum(m as tf.Tensor1D, k.negKappa))) as tf.Tensor1D;
+              const dA = tf.add(tf.mul(diff, k.two), r.grad);
+              const inBox = tf.logicalAnd(tf.greaterEqual(u, k.lo), tf.lessEqual(u, k.hi));
+              grad = tf.mul(tf.mul(tf.where(inBox, dA, tf.zerosLike(dA)), k.scale), tf.sub(k.one, tf.square(t)));
+            } else {
+              grad = tf.valueAndGrad((wv: tf.Tensor): tf.Scalar => {
+                const a = hold(tf.clipByValue(tf.add(tf.mul(tf.add(tf.tanh(wv), k.one), k.scale), k.lo), lo, hi) as tf.Tensor4D);
+                const l = hold(tf.sum(tf.square(tf.reshape(tf.sub(a, cur.x0), [rowsNow, -1])), 1) as tf.Tensor1D);
+                const zz = hold(model.logits(a));
+                const f = tf.maximum(margin(zz, cur.oneHot, cur.labelMask), k.negKappa);
+                return tf.sum(hold(tf.add(l, tf.mul(cur.c, f))));
+              })(cur.w, k.dy).grad;
+              [adv, l2, z, perImage] = kept as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D];
+            }
             // Adam (Kingma & Ba), bias correction folded into the step size as in TF1.
             const g = grad as tf.Tensor4D;
             const m: tf.Tensor4D = tf.add(tf.mul(cur.m, k.b1), tf.mul(g, k.b1c));

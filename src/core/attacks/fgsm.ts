@@ -29,8 +29,7 @@ export function fgsm(model: Classifier, x: tf.Tensor4D, opts: FgsmOptions): tf.T
   if (targeted && !opts.y) throw new ProbeError('BAD_INPUT', 'a targeted attack needs target labels');
   const { min, max } = model.inputRange;
   return tf.tidy(() => {
-    const labels = opts.y ?? (tf.argMax(model.logits(x), 1) as tf.Tensor1D);
-    const grad = crossEntropyGradient(model, x, labels);
+    const grad = crossEntropyGradient(model, x, opts.y);
     let step: tf.Tensor;
     if (norm === 'inf') {
       step = tf.sign(grad);

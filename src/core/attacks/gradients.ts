@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { tapeFreeVjp } from '../models/chain';
 import type { Classifier } from '../models/types';
 import { deviceScalar } from '../tensors';
 
@@ -30,9 +31,20 @@ const crossEntropySurrogate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFu
 /**
  * ∇ₓ J(x, y) for the softmax cross-entropy J = −log softmax(Z(x))_y, per example (summed loss): the
  * vector–Jacobian product of the logits with the stable dJ/dZ above, in one forward and one backward
- * pass of the model.
+ * pass of the model (the model's tape-free `logitsAndVjp` where it has one). Without `labels`, y is
+ * the model's own prediction.
  */
-export function crossEntropyGradient(model: Classifier, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor4D {
+export function crossEntropyGradient(model: Classifier, x: tf.Tensor4D, labels?: tf.Tensor1D): tf.Tensor4D {
+  const k = model.classNames.length;
+  const vjp = tapeFreeVjp(model);
+  if (vjp) {
+    return tf.tidy(() => {
+      // Without labels, the model's own predictions, taken from the same forward pass.
+      const seed = (z: tf.Tensor2D): tf.Tensor2D => crossEntropyDz(z, tf.oneHot(labels ? (tf.cast(labels, 'int32') as tf.Tensor1D) : (tf.argMax(z, 1) as tf.Tensor1D), k)) as tf.Tensor2D;
+      return vjp(x, seed).grad;
+    });
+  }
+  if (!labels) return tf.tidy(() => crossEntropyGradient(model, x, tf.argMax(model.logits(x), 1) as tf.Tensor1D));
   return tf.tidy(() => {
     const oneHot = tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, model.classNames.length);
     // dy made on the device: tf.grad's default seed is an upload (src/core/tensors.ts).

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { tapeFreeVjp } from '../models/chain';
 import type { Classifier } from '../models/types';
 import { stepper, type StepControl } from './types';
 
@@ -427,9 +428,15 @@ async function selectPairs(
     cot[i * classes + target[img]] = 1;
     cot[(b + i) * classes + target[img]] = 0;
   });
+  const vjp = tapeFreeVjp(model);
   const [value, grad] = tf.tidy(() => {
     const xt = tf.tensor4d(x2, [2 * b, ...shape]);
-    const r = tf.engine().gradients(() => model.logits(xt), [xt], tf.tensor2d(cot, [2 * b, classes]));
+    const dz = tf.tensor2d(cot, [2 * b, classes]);
+    if (vjp) {
+      const r = vjp(xt, () => dz);
+      return [r.logits, r.grad];
+    }
+    const r = tf.engine().gradients(() => model.logits(xt), [xt], dz);
     return [r.value, r.grads[0]];
   });
   const [z, g] = await readAndDispose(value, grad);
@@ -472,8 +479,15 @@ async function selectPairsF(
     x1.set(adv.subarray(img * N, (img + 1) * N), i * N);
     cot[i * 2 * classes + classes + target[img]] = 1;
   });
+  const vjp = tapeFreeVjp(model);
   const [value, grad] = tf.tidy(() => {
     const xt = tf.tensor4d(x1, [b, ...shape]);
+    if (vjp) {
+      // The same cotangent on the logits as tfjs' logSoftmax gradient: dy − Σdy · exp(logSoftmax(Z)).
+      const dy = tf.slice(tf.tensor2d(cot, [b, 2 * classes]), [0, classes], [b, classes]);
+      const r = vjp(xt, (z) => tf.sub(dy, tf.mul(tf.sum(dy, 1, true), tf.exp(tf.logSoftmax(z)))) as tf.Tensor2D);
+      return [r.logits, r.grad];
+    }
     const r = tf.engine().gradients(() => {
       const z = model.logits(xt);
       return tf.concat([z, tf.logSoftmax(z)], 1);
@@ -482,7 +496,8 @@ async function selectPairsF(
   });
   const [z, g] = await readAndDispose(value, grad);
   const picks = new Int32Array(2 * b).fill(-1);
-  const stride = 2 * classes;
+  // Rows of the value: the logits alone (tape-free path), or [Z, log softmax(Z)].
+  const stride = vjp ? classes : 2 * classes;
   group.forEach((img, i) => {
     let pred = 0;
     for (let k = 1; k < classes; k++) if (z[i * stride + k] > z[i * stride + pred]) pred = k;

@@ -8,10 +8,12 @@
  *   W′[i, j, co, ci] = W[kh−1−i, kw−1−j, ci, co],
  * which runs on tfjs's tiled matmul-based conv. Other strides and dilations keep the shipped kernel.
  *
- * NOT enabled in the extension or the CLI: on Mesa llvmpipe (software WebGPU) it made FGSM on 100
- * lenet images 2.7× slower (3.4 s against 1.27 s; 1.5 s when used for conv2 only), and it has not
- * been timed on a real GPU yet. `bench/gpu.ts` times it with BENCH_WEBGPU_PATCH=1 beside the shipped
- * kernel; enable it only if that shows a gain. Correctness: tests/core/kernels/webgpu.test.ts.
+ * NOT enabled in the extension or the CLI. On Mesa llvmpipe (software WebGPU) it made FGSM on 100
+ * lenet images 2.7× slower; on an H100 it made a CW-L2 step 1.7× faster at first (20.4 → 12.2 ms), but
+ * once uploads, gradients and the tape-free chain (below; src/core/kernels/gradients.ts,
+ * src/core/models/chain.ts) removed the host time around it, it gained nothing there (7.9 ms both) and
+ * its three extra dispatches made FGSM on 100 slower (4.25 against 3.65 ms; bench/results/gpu/REPORT.md,
+ * run d). `bench/gpu.ts` times it with BENCH_WEBGPU_PATCH=1. Correctness: tests/core/kernels/webgpu.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { wrap } from './wrap';
@@ -73,3 +75,53 @@ export function patchWebGpuKernels(): boolean {
   tf.registerKernel({ ...k, kernelFunc: fn });
   return true;
 }
+
+/** What patchWebGpuUploads uses of tfjs-backend-webgpu's WebGPUBackend (4.22; not in its public types). */
+interface WebGpuBackendInternals {
+  uploadToGPU(dataId: object): void;
+  tensorMap: { get(dataId: object): { dtype: tf.DataType; shape: number[]; values: ArrayLike<number> | null; resource: unknown } | undefined };
+  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
+  queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferView): void };
+  [MARK]?: true;
+}
+
+/**
+ * Uploads of CPU data (a JS number in an op, `tf.tensor(array)`, the `ones` of tfjs's Sum gradient)
+ * through `queue.writeBuffer` into a pooled buffer. tfjs 4.22 instead creates a new mapped staging
+ * buffer for every upload (`createBuffer({mappedAtCreation})`, never reused) and destroys it at the
+ * next submit; on an H100 through Dawn/Vulkan that costs about 1 ms per upload, whatever its size
+ * (../shared/gpu.md; a V8 profile of the CW-L2 loop there put 3.5 s of 21 s in those uploads,
+ * bench/gpu-diag.sh). writeBuffer is ordered on the queue before every command submitted after it,
+ * and the pool only holds buffers that no unsubmitted command uses, so the data is in place for the
+ * ops that read it. Returns false if the active backend is not webgpu.
+ */
+export function patchWebGpuUploads(): boolean {
+  if (tf.getBackend() !== BACKEND) return false;
+  const backend = tf.backend() as unknown as WebGpuBackendInternals;
+  if (backend[MARK]) return true;
+  const original = backend.uploadToGPU.bind(backend);
+  const usage = GPUBufferUsageFlags.STORAGE | GPUBufferUsageFlags.COPY_SRC | GPUBufferUsageFlags.COPY_DST;
+  backend.uploadToGPU = (dataId: object): void => {
+    const data = backend.tensorMap.get(dataId);
+    if (!data || data.resource != null || data.values == null || !(data.dtype === 'float32' || data.dtype === 'int32' || data.dtype === 'bool')) {
+      original(dataId);
+      return;
+    }
+    const n = data.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) {
+      original(dataId);
+      return;
+    }
+    const v = data.values;
+    const array = data.dtype === 'float32' ? (v instanceof Float32Array ? v : Float32Array.from(v)) : v instanceof Int32Array ? v : Int32Array.from(v);
+    const buffer = backend.bufferManager.acquireBuffer(n * 4, usage);
+    backend.queue.writeBuffer(buffer, 0, array.length === n ? array : array.subarray(0, n));
+    data.values = null;
+    data.resource = buffer;
+  };
+  backend[MARK] = true;
+  return true;
+}
+
+/** GPUBufferUsage's values (WebGPU spec), so that this file does not need the WebGPU globals at import. */
+const GPUBufferUsageFlags = { COPY_SRC: 0x0004, COPY_DST: 0x0008, STORAGE: 0x0080 } as const;

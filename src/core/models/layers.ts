@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
 import type { OutputKind } from './catalog';
+import { compileChain, vjpFor } from './chain';
 import type { Classifier, InputRange } from './types';
 
 export interface LayersClassifierOptions {
@@ -18,19 +19,21 @@ export function classifierFromLayersModel(model: tf.LayersModel, opts: LayersCla
     throw new ProbeError('MODEL_LOAD_FAILED', `model ${opts.id} must take [batch, h, w, c] images`);
   }
   const inputShape = [shape[1], shape[2], shape[3]] as [number, number, number];
+  const chain = opts.output === 'logits' ? compileChain(model) : null;
+  const logits = (x: tf.Tensor4D): tf.Tensor2D =>
+    tf.tidy(() => {
+      const out = model.apply(x, { training: false }) as tf.Tensor2D;
+      if (opts.output === 'logits') return out;
+      if (opts.output === 'binary-logit') return tf.concat([tf.zerosLike(out), out], 1) as tf.Tensor2D;
+      return tf.log(tf.add(out, 1e-12)) as tf.Tensor2D;
+    });
   return {
     id: opts.id,
     inputShape,
     inputRange: opts.inputRange ?? { min: 0, max: 1 },
     classNames: opts.classNames,
-    logits(x: tf.Tensor4D): tf.Tensor2D {
-      return tf.tidy(() => {
-        const out = model.apply(x, { training: false }) as tf.Tensor2D;
-        if (opts.output === 'logits') return out;
-        if (opts.output === 'binary-logit') return tf.concat([tf.zerosLike(out), out], 1) as tf.Tensor2D;
-        return tf.log(tf.add(out, 1e-12)) as tf.Tensor2D;
-      });
-    },
+    logits,
+    ...(chain ? { logitsAndVjp: vjpFor(logits, (x, seed) => chain.vjp(x, seed)) } : {}),
     dispose(): void {
       model.dispose();
     },

@@ -21,6 +21,13 @@ export interface Classifier {
   readonly classNames: readonly string[];
   /** Unnormalised scores, [batch, classes], for a batch [batch, h, w, c] in inputRange. */
   logits(x: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * Optional fast path (src/core/models/chain.ts): the logits Z(x) and the vector–Jacobian product
+   * ∇ₓ Σ seed(Z) ⊙ Z, seed(Z) taken as a constant, without tf's gradient tape. Same values as
+   * tf.grad through `logits`; attacks use it through `tapeFreeVjp` (chain.ts), which ignores it when
+   * `logits` was replaced by a wrapper. Caller owns both results.
+   */
+  logitsAndVjp?(x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D): { logits: tf.Tensor2D; grad: tf.Tensor4D };
   dispose(): void;
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
-import { patchWebGpuKernels } from '../../../src/core/kernels/webgpu';
+import { patchWebGpuKernels, patchWebGpuUploads } from '../../../src/core/kernels/webgpu';
 import { mulberry32 } from '../../../src/core/random';
 
 /**
@@ -78,5 +78,54 @@ describe('WebGPU Conv2DBackpropInput as a forward conv', () => {
     }
     expect(maxRef).toBeGreaterThan(0.1);
     expect(maxErr / maxRef).toBeLessThan(1e-4);
+  });
+});
+
+describe('WebGPU uploads through queue.writeBuffer', () => {
+  it('is installed only on the webgpu backend (idempotent)', () => {
+    expect(patchWebGpuUploads()).toBe(true);
+    expect(patchWebGpuUploads()).toBe(true);
+  });
+
+  it('float32, int32 and bool data, JS-number operands and repeated uploads read back exactly, no tensor leak', async () => {
+    expect(patchWebGpuUploads()).toBe(true);
+    const before = tf.memory().numTensors;
+    const r = mulberry32(7);
+    for (let round = 0; round < 30; round++) {
+      const n = 1 + Math.floor(r() * 3000);
+      const a = Float32Array.from({ length: n }, () => r() * 4 - 2);
+      const b = Int32Array.from({ length: n }, () => Math.floor(r() * 200) - 100);
+      const c = Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0));
+      const k = r() * 10 - 5;
+      // Uploads interleaved with GPU work whose inputs were freed back to the pool within the same batch.
+      const out = tf.tidy(() => {
+        const ta = tf.tensor1d(a);
+        const tb = tf.tensor1d(b, 'int32');
+        const tc = tf.tensor1d(c, 'bool');
+        const s = tf.add(tf.mul(ta, k), tf.cast(tb, 'float32'));
+        return tf.where(tc, s, tf.neg(s));
+      });
+      const got = (await out.data()) as Float32Array;
+      out.dispose();
+      for (let i = 0; i < n; i++) {
+        const s = Math.fround(Math.fround(a[i] * Math.fround(k)) + b[i]);
+        expect(got[i]).toBe(c[i] ? s : -s);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('gives the same CW-style gradient as the cpu backend (uploads inside a backward pass)', async () => {
+    const x = rand(64 * 5, 3);
+    const f = (v: tf.Tensor): tf.Scalar => tf.sum(tf.square(tf.sub(tf.clipByValue(tf.tanh(v), -0.5, 0.75), 0.1))) as tf.Scalar;
+    const gpu = tf.tidy(() => tf.grad(f)(tf.tensor2d(x, [64, 5])));
+    const got = (await gpu.data()) as Float32Array;
+    gpu.dispose();
+    await tf.setBackend('cpu');
+    const cpu = tf.tidy(() => tf.grad(f)(tf.tensor2d(x, [64, 5])));
+    const want = cpu.dataSync();
+    cpu.dispose();
+    await tf.setBackend('webgpu');
+    for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
   });
 });
