@@ -2,6 +2,7 @@
  * The `probe` command: the extension's attack core in Node, JSON out.
  *   npm run probe -- bench [--backend wasm|cpu|webgpu|extension (the built extension in headless Chromium)] [--workloads a,b] [--runs N] [--save NAME] [--json]
  *   npm run probe -- reproduce [--quick] [--out DIR]
+ *   npm run probe -- defend --model ID [--attack ID] [--<param> V …] [--n 100] [--json]
  *   npm run probe -- eval [--model ID] [--backend wasm|cpu|webgpu] [--n N] [--json]
  *   npm run probe -- attack --model ID --attack ID [--targets none|all|random|next] [--<param> V …] [--n 1000] [--backend B] [--json]
  */
@@ -22,6 +23,7 @@ import type { Dataset } from './data';
 import { datasetSplit } from './datasets';
 import { loadShippedClassifier, loadShippedVae, MODELS_DIR } from './models';
 import { reproduceCommand, USAGE_LINE as REPRODUCE_USAGE } from './reproduce';
+import { defendCommand, DEFEND_USAGE_LINE } from './defend';
 
 export interface Args {
   readonly command: string;
@@ -205,7 +207,8 @@ const USAGE = `usage: probe <command> [flags]
   attack [--model ID] --attack ${ATTACKS.map((x) => x.id).join('|')} [--targets none|all|random|next] [--n 1000] [--seed S]
          [--backend B] [--json] [--<param> value …]   attack parameters:
 ${ATTACKS.map((x) => `           ${x.id}: ${x.params.map((p) => `--${p.key} (${String(p.default)})`).join(' ')}`).join('\n')}
-  ${REPRODUCE_USAGE}`;
+  ${REPRODUCE_USAGE}
+  ${DEFEND_USAGE_LINE}`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   let args: Args;
@@ -224,6 +227,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (args.command === 'attack') {
       const r = await runAttack(args);
       console.log(json ? JSON.stringify(r) : JSON.stringify(r, null, 2));
+      return 0;
+    }
+    if (args.command === 'defend') {
+      await defendCommand(args.flags);
       return 0;
     }
     if (args.command === 'reproduce') {
