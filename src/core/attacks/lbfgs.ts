@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { tapeFreeVjp } from '../models/chain';
 import type { Classifier } from '../models/types';
 import { readLabels } from './cw';
 import { stepper, type StepControl, type TraceEntry } from './types';
@@ -173,6 +174,7 @@ export async function lbfgs(model: Classifier, x: tf.Tensor4D, opts: LbfgsOption
    * Objective c·‖x′ − x‖² + CE(x′, l), its gradient and whether x′ is classified as l, for the
    * images `rows` at the points `pts` (one batched forward and backward pass). Records successes.
    */
+  const vjp = tapeFreeVjp(model);
   const evaluate = async (rows: readonly number[], pts: readonly Float64Array[], c: Float64Array): Promise<Evaluation[]> => {
     const k = rows.length;
     const flat = new Float32Array(k * dim);
@@ -183,6 +185,14 @@ export async function lbfgs(model: Classifier, x: tf.Tensor4D, opts: LbfgsOption
       grad = tf.tidy(() => {
         const xt = tf.tensor4d(flat, [k, h, w, ch]);
         const oneHot = tf.oneHot(tf.tensor1d(rows.map((i) => targets[i]), 'int32'), classes);
+        if (vjp) {
+          // The same gradient through the tape-free chain: the cotangent of −Σ onehot ⊙ logSoftmax(Z) on Z is
+          // dy − Σdy · exp(logSoftmax(Z)) with dy = −onehot (tfjs' logSoftmax gradient).
+          const dy = tf.neg(oneHot);
+          const r = vjp(xt, (z) => tf.sub(dy, tf.mul(tf.sum(dy, 1, true), tf.exp(tf.logSoftmax(z)))) as tf.Tensor2D);
+          kept.push(tf.keep(r.logits));
+          return r.grad;
+        }
         return tf.grad((xv: tf.Tensor) => {
           const z = model.logits(xv as tf.Tensor4D);
           kept.push(tf.keep(z)); // the logits, kept out of the gradient's forward scope
