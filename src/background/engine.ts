@@ -5,6 +5,7 @@ import { ProbeError } from '../core/errors';
 import { patchGradients } from '../core/kernels/gradients';
 import { patchWasmKernels } from '../core/kernels/wasm';
 import { patchWebGpuUploads } from '../core/kernels/webgpu';
+import { compileChain } from '../core/models/chain';
 import { urlModelFiles } from '../core/models/files';
 import { loadClassifier, loadVaeModel } from '../core/models/load';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID, vaeContextOf } from '../core/models/vae-examples';
@@ -19,6 +20,8 @@ export interface BackendChoice {
   readonly backend: BackendName;
   /** Backends tried before it, with why each failed. */
   readonly failed: { backend: BackendName; reason: string }[];
+  /** Where a hardware GPU backend and wasm both worked: ms per one-image attack step on each (measureAttackStep). */
+  readonly measured?: { backend: BackendName; msPerStep: number }[];
 }
 
 let choice: Promise<BackendChoice> | null = null;
@@ -91,7 +94,74 @@ async function tryBackend(name: BackendName): Promise<string | null> {
 }
 
 /**
- * Choose the first backend that works, webgpu → webgl → wasm → cpu (or only `forced`).
+ * Median ms of one attack step on the active backend: the logits and input gradient (tape-free chain,
+ * src/core/models/chain.ts) of a LeNet-size CNN with random weights on one 28×28 image, read back, as
+ * every iteration of the popup's attacks does. Frees everything it makes.
+ */
+export async function measureAttackStep(runs = 8): Promise<number> {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 5, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 5, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 200, activation: 'relu' }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+  const x = tf.fill([1, 28, 28, 1], 0.5) as tf.Tensor4D;
+  const dz = tf.tidy(() => tf.oneHot(tf.tensor1d([3], 'int32'), 10).toFloat() as tf.Tensor2D);
+  try {
+    const chain = compileChain(model);
+    if (!chain) throw new ProbeError('INTERNAL', 'the measuring model did not compile');
+    const step = async (): Promise<number> => {
+      const t0 = performance.now();
+      const r = chain.vjp(x, () => dz);
+      await r.grad.data();
+      tf.dispose([r.logits, r.grad]);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 3; i++) await step();
+    const t: number[] = [];
+    for (let i = 0; i < runs; i++) t.push(await step());
+    t.sort((a, b) => a - b);
+    return t[Math.floor(t.length / 2)];
+  } finally {
+    tf.dispose([x, dz]);
+    model.dispose();
+  }
+}
+
+/**
+ * Of a working hardware GPU backend and wasm, the one with the faster one-image attack step (the
+ * popup's workload): on an H100 through Dawn, WebGPU's per-dispatch host cost made one-image CW-L2
+ * 3× slower than wasm (4.4 s against 1.4 s; bench/results/gpu/REPORT.md, run e) while it wins on
+ * batches. `gpu` is active on entry; the winner is active on return.
+ */
+export async function fasterOfGpuAndWasm(gpu: BackendName, failed: BackendChoice['failed']): Promise<BackendChoice> {
+  const gpuMs = await measureAttackStep().catch(() => Number.POSITIVE_INFINITY);
+  if ((await tryBackend('wasm')) !== null) {
+    await tf.setBackend(gpu);
+    return { backend: gpu, failed };
+  }
+  const wasmMs = await measureAttackStep().catch(() => Number.POSITIVE_INFINITY);
+  const measured = [
+    { backend: gpu, msPerStep: gpuMs },
+    { backend: 'wasm' as const, msPerStep: wasmMs },
+  ];
+  if (wasmMs < gpuMs) {
+    failed.push({ backend: gpu, reason: `slower than wasm for one-image attacks: ${gpuMs.toFixed(2)} ms against ${wasmMs.toFixed(2)} ms per step (measured)` });
+    return { backend: 'wasm', failed, measured };
+  }
+  await tf.setBackend(gpu);
+  return { backend: gpu, failed, measured };
+}
+
+/**
+ * Choose a backend: the first that works of webgpu → webgl → wasm → cpu (or only `forced`), where a
+ * hardware GPU backend must also beat wasm on a measured attack step (fasterOfGpuAndWasm), and a GPU
+ * API that runs on the CPU (software renderer) is only tried after wasm.
  * Resolves once; later calls return the same choice.
  */
 export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<BackendChoice> {
@@ -108,7 +178,7 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
       const reason = await tryBackend(name);
       if (reason === null) {
         const slow = forced ? null : await softwareReason(name).catch(() => null);
-        if (slow === null) return { backend: name, failed };
+        if (slow === null) return !forced && (name === 'webgpu' || name === 'webgl') ? fasterOfGpuAndWasm(name, failed) : { backend: name, failed };
         software.push(name);
         failed.push({ backend: name, reason: `${slow}: slower than wasm` });
         continue;

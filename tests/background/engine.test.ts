@@ -14,3 +14,20 @@ describe('isSoftwareRenderer (GPU backends that run on the CPU are used only aft
     (d) => expect(isSoftwareRenderer(d)).toBe(false),
   );
 });
+
+describe('measureAttackStep (the GPU backend must beat wasm on it to be chosen)', () => {
+  it('times a one-image forward + input gradient on the active backend, and frees everything', async () => {
+    const tf = await import('@tensorflow/tfjs');
+    const { useNodeBackend } = await import('../../src/cli/backend');
+    const { measureAttackStep } = await import('../../src/background/engine');
+    for (const b of ['wasm', 'cpu'] as const) {
+      await useNodeBackend(b);
+      const before = tf.memory().numTensors;
+      const ms = await measureAttackStep(3);
+      expect(Number.isFinite(ms)).toBe(true);
+      expect(ms).toBeGreaterThan(0);
+      expect(ms).toBeLessThan(5000);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  }, 60_000);
+});
