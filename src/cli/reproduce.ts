@@ -3,7 +3,7 @@
  * shipped models and writes DIR/REPRODUCTION.md (default DIR: reproduction/), DIR/reproduction.json
  * and SVG figures. Every measured number is computed here; every published number comes from
  * src/core/metrics/paper-numbers.json with its source section in papers.md. This slice: Goodfellow et al. 2015,
- * Szegedy et al. 2014 (tables 1 and 2), Papernot et al. 2016 (JSMA success and distortion table, per-pair heatmaps)
+ * Szegedy et al. 2014 (tables 1 and 2), Papernot et al. 2016 (JSMA success and distortion table, per-pair heatmaps, hardness matrix, adversarial distance, empty-input samples, popup-matrices.json)
  * and Kos et al. 2017 (classifier and latent attacks on the VAE: AS_target / AS_ignore-target, per-pair heatmaps, examples).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getAttack, resolveParams, type ClassifierAttackSpec, type ParamValues, type VaeAttackSpec } from '../core/attacks';
 import { blankUnattacked, KOS_ATTACKS, kosRows, kosSources, type KosAttackId, type KosRow } from '../core/metrics/reproduce-kos';
+import { bradshawFigures, bradshawPlan, bradshawRows, bradshawSection, bradshawTables, type BradshawResult } from './reproduce-bradshaw';
 import { attackVaeRows, VaeAttackAccumulator } from '../core/metrics/vae-attack';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID } from '../core/models/vae-examples';
 import { ProbeError } from '../core/errors';
@@ -25,10 +26,13 @@ import {
   type Comparison, type PaperClaim, type PaperData, type PaperNumber,
 } from '../core/metrics/reproduce-papers';
 import {
-  allTargetPairs, changedFraction, finiteRange, pairMatrices, PAPERNOT_SETS, setSource, summarise, VALIDATION_START,
+  allTargetPairs, finiteRange, offDiagonal, pairMatrices, PAPERNOT_SETS, pearson, setSource, summarise, VALIDATION_START,
   type PairMatrices, type PapernotRun, type PapernotSet, type PapernotSummary,
 } from '../core/metrics/reproduce-papernot';
 import { JSMA_SALIENCIES, type JsmaSaliency } from '../core/attacks/jsma';
+import { hardnessMatrix, HARDNESS_UPSILONS, jsmaSweep, pairBudget, predictFlat } from '../core/metrics/hardness';
+import { adversarialDistances, distanceMatrix, robustness, type DistanceRun } from '../core/metrics/adversarial-distance';
+import { parsePopupMatrices, POPUP_MATRICES_FILE, POPUP_MATRICES_VERSION, toPopupMatrix, type PopupMatrices } from '../core/metrics/popup-matrices';
 import {
   compareMeans, errorRate, gaussianNoise, mean, NOISE_STDDEVS, randomTargets, rmsDistortion, sampleSd, SZEGEDY_MODELS,
 } from '../core/metrics/reproduce-szegedy';
@@ -62,11 +66,17 @@ export const KOS_FIGURES = {
   examples: 'kos-examples.svg',
 } as const;
 
-/** Papernot et al.'s per-pair heatmaps (success rate, distortion of successes), per saliency map. */
-export const PAPERNOT_FIGURES: Readonly<Record<JsmaSaliency, { readonly success: string; readonly distortion: string }>> = {
-  logits: { success: 'papernot-success-logits.svg', distortion: 'papernot-distortion-logits.svg' },
-  probabilities: { success: 'papernot-success-probabilities.svg', distortion: 'papernot-distortion-probabilities.svg' },
+/** Papernot et al.'s per-pair heatmaps (success rate, distortion of successes, hardness, mean adversarial distance), per saliency map. */
+export const PAPERNOT_FIGURES: Readonly<Record<JsmaSaliency, { readonly success: string; readonly distortion: string; readonly hardness: string; readonly distance: string }>> = {
+  logits: { success: 'papernot-success-logits.svg', distortion: 'papernot-distortion-logits.svg', hardness: 'papernot-hardness-logits.svg', distance: 'papernot-distance-logits.svg' },
+  probabilities: {
+    success: 'papernot-success-probabilities.svg', distortion: 'papernot-distortion-probabilities.svg',
+    hardness: 'papernot-hardness-probabilities.svg', distance: 'papernot-distance-probabilities.svg',
+  },
 };
+
+/** Papernot et al.'s other figures: success and distortion against Υ, and the samples crafted from an empty input. */
+export const PAPERNOT_EXTRA_FIGURES = { curves: 'papernot-success-vs-upsilon.svg', emptyInput: 'papernot-empty-input.svg' } as const;
 
 export interface ReproduceOptions {
   readonly quick: boolean;
@@ -117,7 +127,10 @@ export interface Plan {
   readonly trainN: number;
   /** MNIST test images attacked with L-BFGS (random targets) per model of Szegedy et al.'s tables 1–2. */
   readonly szegedyN: number;
-  /** Source images per set of Papernot et al.'s table (each attacked towards its 9 other classes, when correctly classified). */
+  /**
+   * Source images per set of Papernot et al.'s table (each attacked towards its 9 other classes, when correctly classified;
+   * 150 per set in the full run: about 45 runs per pair for the hardness matrix; ~0.9 s per source for both saliency maps on wasm, 2 cores).
+   */
   readonly papernotN: number;
   readonly papernotSets: readonly PapernotSet[];
   /** Test images per class attacked with each Kos et al. attack (each towards its 9 other classes). */
@@ -135,7 +148,7 @@ export function planFor(opts: Pick<ReproduceOptions, 'quick' | 'n'>, mnistN: num
     bimN: Math.min(base, opts.quick ? 100 : 1000, mnistN),
     trainN: Math.min(base, trainN),
     szegedyN: Math.min(base, opts.quick ? 20 : 100, mnistN),
-    papernotN: Math.min(base, opts.quick ? 10 : 100, mnistN),
+    papernotN: Math.min(base, opts.quick ? 10 : 150, mnistN),
     papernotSets: opts.quick ? ['test'] : PAPERNOT_SETS,
     kosK: opts.quick ? 2 : 10,
   };
@@ -143,7 +156,7 @@ export function planFor(opts: Pick<ReproduceOptions, 'quick' | 'n'>, mnistN: num
 
 /** One measured number, beside the published one when the paper has it. */
 export interface ResultRow {
-  readonly table: 'fgsm' | 'advtrain' | 'ensemble' | 'beyond' | 'szegedy-t1' | 'szegedy-t2' | 'papernot' | 'kos';
+  readonly table: 'fgsm' | 'advtrain' | 'ensemble' | 'beyond' | 'szegedy-t1' | 'szegedy-t2' | 'papernot' | 'kos' | 'bradshaw-clean' | 'bradshaw-cw' | 'bradshaw-transfer';
   readonly model: string;
   readonly quantity: string;
   /** A fraction when unit is '%'. */
@@ -192,6 +205,7 @@ export interface ReproduceResult {
   readonly szegedy: SzegedyResult;
   readonly papernot: PapernotResult;
   readonly kos: KosResult;
+  readonly bradshaw: BradshawResult;
   readonly files: readonly string[];
 }
 
@@ -200,6 +214,26 @@ export interface PapernotResult {
   readonly model: string;
   readonly theta: number;
   readonly maxDistortion: number;
+  /** The Υ grid of the hardness estimate (increasing, the last = maxDistortion) and its pixel-pair budgets ⌊784·Υ/2⌋. */
+  readonly upsilons: readonly number[];
+  readonly budgets: readonly number[];
+  /** Correctly classified sources of all sets (A(X, t) is measured on each towards its 9 other classes). */
+  readonly distanceSources: number;
+  /** JSMA (Υ = maxDistortion, θ = +1) from the all-zero image towards every class. */
+  readonly emptyInput: {
+    /** The class the model gives the all-zero image (reached with no change). */
+    readonly blankClass: number;
+    readonly variants: readonly {
+      readonly saliency: JsmaSaliency;
+      readonly samples: readonly {
+        readonly target: number;
+        readonly predicted: number;
+        readonly distortion: number;
+        /** Indices of the pixels turned on (the image is 1 there, 0 elsewhere). */
+        readonly pixels: readonly number[];
+      }[];
+    }[];
+  };
   readonly variants: readonly {
     readonly saliency: JsmaSaliency;
     readonly sets: readonly {
@@ -216,6 +250,28 @@ export interface PapernotResult {
     /** All sets together. */
     readonly total: PapernotSummary;
     readonly pairs: PairMatrices;
+    /** All sets together at each Υ of the grid (the last is `total`). */
+    readonly stages: readonly { readonly upsilon: number; readonly budget: number; readonly summary: PapernotSummary }[];
+    /** [k][s][t]: success rate and distortion of successful samples per pair at Υ_k. */
+    readonly stageSuccessRate: readonly (readonly (readonly number[])[])[];
+    readonly stageDistortion: readonly (readonly (readonly number[])[])[];
+    /** H(s, t) = Σ_k (τ_{k+1} − τ_k)(ε_{k+1} + ε_k)/2 (ε: distortion of successful samples; points without success left out). */
+    readonly hardness: readonly (readonly number[])[];
+    /** A(X, t) of this saliency map, per pair, over the correctly classified sources of all sets. */
+    readonly distance: {
+      readonly runs: number;
+      readonly mean: readonly (readonly number[])[];
+      readonly count: readonly (readonly number[])[];
+      /** R(F) = min over (X, t) of A(X, t), and where. */
+      readonly robustness: number;
+      readonly robustnessAt?: DistanceRun;
+      /** Mean A over the runs JSMA (Υ = maxDistortion) completes, and over those it does not. */
+      readonly meanSuccessful: number;
+      readonly meanFailed: number;
+      /** Pearson correlation over the off-diagonal pairs of the mean A with H, and with the success rate. */
+      readonly corrHardness: number;
+      readonly corrSuccess: number;
+    };
   }[];
 }
 
@@ -643,6 +699,10 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
   const kos = kosRun.result;
   kosResultRows(kos, rows);
 
+  // Bradshaw et al.: the GPDNN and its NN twin (accuracy and LL, FGSM vs ε, CW-L2, NN ↔ GPDNN transfer, shifted test data).
+  const bradshaw = await timed('Bradshaw et al. GPDNN', () => bradshawTables(bradshawPlan(opts.quick, opts.n, mnist.n, plan.curveEps), mnist, log));
+  bradshawRows(data, bradshaw, rows, claims);
+
   // Figures.
   mkdirSync(opts.out, { recursive: true });
   const files: string[] = [];
@@ -686,6 +746,7 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
 
   papernotFigures(papernot, put);
   kosFigures(kos, kosRun.examples, put);
+  bradshawFigures(bradshaw, put);
 
   const runtimeSeconds = (performance.now() - t0) / 1000;
   const result: ReproduceResult = {
@@ -698,9 +759,11 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
     szegedy,
     papernot,
     kos,
-    files: [REPORT_FILE, RESULTS_FILE, ...files],
+    bradshaw,
+    files: [REPORT_FILE, RESULTS_FILE, POPUP_MATRICES_FILE, ...files],
   };
   writeFileSync(join(opts.out, RESULTS_FILE), `${JSON.stringify(result, null, 1)}\n`);
+  writeFileSync(join(opts.out, POPUP_MATRICES_FILE), `${JSON.stringify(papernotPopupMatrices(papernot, result.command, result.generatedAt), null, 1)}\n`);
   writeFileSync(join(opts.out, REPORT_FILE), renderReport(result, data));
   return result;
 }
@@ -927,8 +990,9 @@ export function renderReport(r: ReproduceResult, data: PaperData): string {
   L.push(...szegedySection(r, data, table));
   L.push(...papernotSection(r, data, table));
   L.push(...kosSection(r, data, table));
+  L.push(...bradshawSection(r.bradshaw, data, table, r.claims));
   for (const p of data.papers) {
-    if (p.id === g.id || p.id === 'szegedy2014' || p.id === 'papernot2016' || p.id === 'kos2017') continue;
+    if (p.id === g.id || p.id === 'szegedy2014' || p.id === 'papernot2016' || p.id === 'kos2017' || p.id === 'bradshaw2017') continue;
     L.push(`## ${p.authors} ${p.year}: ${p.title}`, '', `Not yet reproduced (source: § ${p.source.section} of ${data.sourceFile}).`, '');
   }
   L.push('## Files', '', ...r.files.map((f) => `- \`${f}\``), '');
@@ -987,50 +1051,138 @@ const SALIENCY_NAME: Readonly<Record<JsmaSaliency, string>> = {
 /**
  * Papernot et al.'s table on mnist-lenet: for each saliency map and source set, the first
  * plan.papernotN images of the set; those the model classifies correctly are moved by JSMA
- * (registry defaults: θ = +1, Υ = 14.5%) towards each of their 9 other classes.
+ * (registry defaults: θ = +1, Υ = 14.5%) towards each of their 9 other classes. Each run is taken
+ * through the Υ grid of the hardness estimate on the way ({@link jsmaSweep}: the run at 14.5% is its
+ * last stage), the adversarial distance A(X, t) is measured on the same sources, and JSMA crafts a
+ * sample of every class from the all-zero image.
  */
 async function papernotTables(plan: Plan, train: Dataset, test: Dataset, log: (line: string) => void): Promise<PapernotResult> {
   const spec = classifierAttack('jsma');
   const defaults = resolveParams(spec, {});
+  const theta: 1 | -1 = defaults.theta === '-1' ? -1 : 1;
+  const maxDistortion = Number(defaults.maxDistortion);
+  const upsilons = [...HARDNESS_UPSILONS.filter((u) => pairBudget(u, 784) < pairBudget(maxDistortion, 784)), maxDistortion];
+  const budgets = upsilons.map((u) => pairBudget(u, 784));
   return withModel(PAPERNOT_MODEL, async (m) => {
     const C = m.classNames.length;
+    // The sources of each set and the ones the model classifies correctly (the same for both maps).
+    const sources: { set: PapernotSet; split: 'train' | 'test'; start: number; n: number; d: Dataset; imgs: Float32Array; correct: number[] }[] = [];
+    for (const set of plan.papernotSets) {
+      const { split, start } = setSource(set);
+      const d = split === 'train' ? train : test;
+      const n = Math.min(plan.papernotN, d.n - start);
+      const imgs = d.images.subarray(start * 784, (start + n) * 784);
+      const pred = await predictAll(m, imgs, n);
+      const correct: number[] = [];
+      for (let i = 0; i < n; i++) if (pred[i] === d.labels[start + i]) correct.push(i);
+      sources.push({ set, split, start, n, d, imgs, correct });
+    }
     const variants: PapernotResult['variants'][number][] = [];
     for (const saliency of JSMA_SALIENCIES) {
-      const params = resolveParams(spec, { saliency });
       const sets: PapernotResult['variants'][number]['sets'][number][] = [];
-      const allRuns: PapernotRun[] = [];
-      for (const set of plan.papernotSets) {
+      const stageRuns: PapernotRun[][] = upsilons.map(() => []);
+      const distanceRuns: DistanceRun[] = [];
+      /** Whether JSMA at the largest Υ reached the target of each distance run. */
+      const distanceReached: boolean[] = [];
+      for (const { set, split, start, n, d, imgs, correct } of sources) {
         const s0 = performance.now();
-        const { split, start } = setSource(set);
-        const d = split === 'train' ? train : test;
-        const n = Math.min(plan.papernotN, d.n - start);
-        const imgs = d.images.subarray(start * 784, (start + n) * 784);
-        const pred = await predictAll(m, imgs, n);
-        const correct: number[] = [];
-        for (let i = 0; i < n; i++) if (pred[i] === d.labels[start + i]) correct.push(i);
         const pairs = allTargetPairs(correct.map((i) => d.labels[start + i]), C);
         const runs: PapernotRun[] = [];
+        const reached = new Map<string, boolean>();
         const chunk = 50 * (C - 1);
         for (let c0 = 0; c0 < pairs.length; c0 += chunk) {
           const part = pairs.slice(c0, c0 + chunk);
           const x = new Float32Array(part.length * 784);
           part.forEach((p, k) => x.set(imgs.subarray(correct[p.row] * 784, (correct[p.row] + 1) * 784), k * 784));
-          const adv = await targetedAdversarials(spec, m, x, part.length, Int32Array.from(part.map((p) => p.target)), params);
-          const advPred = await predictAll(m, adv, part.length);
-          const dist = changedFraction(x, adv, 784);
-          part.forEach((p, k) => runs.push({
-            index: start + correct[p.row], source: d.labels[start + correct[p.row]], target: p.target, success: advPred[k] === p.target, distortion: dist[k],
-          }));
+          const xT = tf.tensor4d(x, [part.length, 28, 28, 1]);
+          const tT = tf.tensor1d(Int32Array.from(part.map((p) => p.target)), 'int32');
+          let sweep: Awaited<ReturnType<typeof jsmaSweep>>;
+          try {
+            sweep = await jsmaSweep(m, xT, tT, { upsilons, theta, saliency });
+          } finally {
+            tf.dispose([xT, tT]);
+          }
+          upsilons.forEach((_, k) => part.forEach((p, j) => stageRuns[k].push({
+            index: start + correct[p.row], source: d.labels[start + correct[p.row]], target: p.target,
+            success: sweep.success[k][j] === 1, distortion: sweep.distortion[k][j],
+          })));
+          const last = upsilons.length - 1;
+          part.forEach((p, j) => {
+            const index = start + correct[p.row];
+            runs.push({ index, source: d.labels[index], target: p.target, success: sweep.success[last][j] === 1, distortion: sweep.distortion[last][j] });
+            reached.set(`${index}:${p.target}`, sweep.success[last][j] === 1);
+          });
         }
+        // A(X, t) of the correct sources towards their other classes, from the map at X.
+        const xs = new Float32Array(correct.length * 784);
+        correct.forEach((i, k) => xs.set(imgs.subarray(i * 784, (i + 1) * 784), k * 784));
+        const xsT = tf.tensor4d(xs, [correct.length, 28, 28, 1]);
+        let A: Float64Array;
+        try {
+          A = await adversarialDistances(m, xsT, saliency);
+        } finally {
+          xsT.dispose();
+        }
+        correct.forEach((i, k) => {
+          const index = start + i;
+          for (let t = 0; t < C; t++) {
+            if (t === d.labels[index]) continue;
+            distanceRuns.push({ index, source: d.labels[index], target: t, distance: A[k * C + t] });
+            distanceReached.push(reached.get(`${index}:${t}`) === true);
+          }
+        });
         const summary = summarise(runs);
         const seconds = (performance.now() - s0) / 1000;
         sets.push({ set, split, start, sources: n, correct: correct.length, summary, seconds });
-        allRuns.push(...runs);
         log(`  ${saliency}, ${set} sources: ${summary.successes}/${summary.runs} targets reached, distortion ${pct(summary.distortionAll)} (all), ${pct(summary.distortionSuccessful)} (successful) (${seconds.toFixed(1)} s)`);
       }
-      variants.push({ saliency, sets, total: summarise(allRuns), pairs: pairMatrices(allRuns, C) });
+      const allRuns = stageRuns[upsilons.length - 1];
+      const pairs = pairMatrices(allRuns, C);
+      const hm = hardnessMatrix(stageRuns, C);
+      const dm = distanceMatrix(distanceRuns, C);
+      const r = robustness(distanceRuns);
+      const byOutcome = (ok: boolean): number => mean(distanceRuns.filter((_, k) => distanceReached[k] === ok).map((q) => q.distance));
+      variants.push({
+        saliency, sets, total: summarise(allRuns), pairs,
+        stages: upsilons.map((upsilon, k) => ({ upsilon, budget: budgets[k], summary: summarise(stageRuns[k]) })),
+        stageSuccessRate: hm.successRate, stageDistortion: hm.distortion, hardness: hm.hardness,
+        distance: {
+          runs: distanceRuns.length, mean: dm.mean, count: dm.count, robustness: r.value, robustnessAt: r.at,
+          meanSuccessful: byOutcome(true), meanFailed: byOutcome(false),
+          corrHardness: pearson(offDiagonal(dm.mean), offDiagonal(hm.hardness)),
+          corrSuccess: pearson(offDiagonal(dm.mean), offDiagonal(pairs.successRate)),
+        },
+      });
+      log(`  ${saliency}: hardness over Υ = ${upsilons.map((u) => pct(u)).join(', ')}; R(F) = ${pct(r.value)} over ${distanceRuns.length} (X, t)`);
     }
-    return { model: PAPERNOT_MODEL, theta: defaults.theta === '-1' ? -1 : 1, maxDistortion: Number(defaults.maxDistortion), variants };
+    // Samples crafted from the empty (all-zero) input towards every class.
+    const blank = new Float32Array(C * 784);
+    const blankClass = (await predictFlat(m, blank, 1))[0];
+    const empty: PapernotResult['emptyInput']['variants'][number][] = [];
+    for (const saliency of JSMA_SALIENCIES) {
+      const xT = tf.tensor4d(blank, [C, 28, 28, 1]);
+      const tT = tf.tensor1d(Int32Array.from({ length: C }, (_, t) => t), 'int32');
+      let adv: Float32Array;
+      let distortion: Float64Array;
+      try {
+        const s = await jsmaSweep(m, xT, tT, { upsilons: [maxDistortion], theta, saliency });
+        adv = s.adv;
+        distortion = s.distortion[0];
+      } finally {
+        tf.dispose([xT, tT]);
+      }
+      const pred = await predictFlat(m, adv, C);
+      empty.push({
+        saliency,
+        samples: Array.from({ length: C }, (_, t) => {
+          const pixels: number[] = [];
+          for (let i = 0; i < 784; i++) if (adv[t * 784 + i] !== 0) pixels.push(i);
+          return { target: t, predicted: pred[t], distortion: distortion[t], pixels };
+        }),
+      });
+    }
+    const distanceSources = sources.reduce((a, s) => a + s.correct.length, 0);
+    return { model: PAPERNOT_MODEL, theta, maxDistortion, upsilons, budgets, distanceSources, emptyInput: { blankClass, variants: empty }, variants };
   });
 }
 
@@ -1091,7 +1243,7 @@ function papernotRows(data: PaperData, r: PapernotResult, rows: ResultRow[], cla
   });
 }
 
-/** The heatmaps of one saliency map's per-pair matrices. */
+/** The heatmaps of each saliency map's per-pair matrices, the curves against Υ and the samples from an empty input. */
 function papernotFigures(r: PapernotResult, put: (name: string, body: string) => void): void {
   const labels = Array.from({ length: 10 }, (_, i) => String(i));
   for (const v of r.variants) {
@@ -1105,7 +1257,72 @@ function papernotFigures(r: PapernotResult, put: (name: string, body: string) =>
       ...common, title: `${name} on ${r.model}: average distortion of successful samples per pair (Υ = ${pct(r.maxDistortion)})`,
       values: v.pairs.distortionSuccessful, domain: [0, r.maxDistortion], format: (x) => `${(100 * x).toFixed(1)}%`, color: '#a8322d',
     }));
+    const [, hHi] = finiteRange(v.hardness);
+    put(PAPERNOT_FIGURES[v.saliency].hardness, heatmap({
+      ...common, title: `${name} on ${r.model}: hardness H(s, t) = ∫ε dτ over Υ = ${pct(r.upsilons[0])} … ${pct(r.maxDistortion)} (×100: ε in % of the pixels)`,
+      values: v.hardness, domain: [0, Number.isFinite(hHi) && hHi > 0 ? hHi : 1], format: (x) => (100 * x).toFixed(2), color: '#6a3d9a',
+    }));
+    const [aLo] = finiteRange(v.distance.mean);
+    put(PAPERNOT_FIGURES[v.saliency].distance, heatmap({
+      ...common, title: `${name} on ${r.model}: adversarial distance A(X, t) averaged per pair (${v.distance.runs.toLocaleString('en-US')} (X, t))`,
+      values: v.distance.mean, domain: [Number.isFinite(aLo) ? aLo : 0, 1], format: (x) => `${(100 * x).toFixed(1)}%`, color: '#2d7a4f',
+    }));
   }
+  const colors: Readonly<Record<JsmaSaliency, string>> = { logits: '#4e79a7', probabilities: '#f28e2b' };
+  put(PAPERNOT_EXTRA_FIGURES.curves, lineChart({
+    title: `JSMA on ${r.model}: success rate (solid), distortion of successes (dashed) vs Υ`,
+    xLabel: 'Υ, maximum distortion (% of the pixels)', yLabel: '%',
+    series: r.variants.flatMap((v): Series[] => [
+      { name: `${SALIENCY_NAME[v.saliency]}: success rate`, color: colors[v.saliency], points: v.stages.map((s) => [100 * s.upsilon, 100 * s.summary.successRate] as const) },
+      { name: `${SALIENCY_NAME[v.saliency]}: distortion (successful)`, color: colors[v.saliency], dashed: true, points: v.stages.map((s) => [100 * s.upsilon, 100 * s.summary.distortionSuccessful] as const) },
+    ]),
+    xDomain: [0, 100 * r.maxDistortion], yDomain: [0, 100],
+  }));
+  const picture = (pixels: readonly number[]): string => {
+    const img = new Float32Array(784);
+    for (const i of pixels) img[i] = 1;
+    return greyDataUri(img, 0, 1);
+  };
+  put(PAPERNOT_EXTRA_FIGURES.emptyInput, imageGrid({
+    title: `JSMA from an empty (all-zero) input on ${r.model}, θ = +1, Υ = ${pct(r.maxDistortion)} (the blank image is classified ${r.emptyInput.blankClass})`,
+    cell: 84,
+    rows: r.emptyInput.variants.map((v) => ({
+      title: `${SALIENCY_NAME[v.saliency]}: target → prediction, pixels turned on (red frame: target not reached)`,
+      images: v.samples.map((s) => ({ href: picture(s.pixels), caption: `${s.target} → ${s.predicted}, ${s.pixels.length} px`, frame: s.predicted !== s.target ? '#e15759' : undefined })),
+    })),
+  }));
+}
+
+/** Mean A(X, t) per target class over every source (the per-pair means weighted by their counts). */
+function distanceByTarget(d: PapernotResult['variants'][number]['distance']): number[] {
+  return d.mean.map((_, t) => {
+    let sum = 0;
+    let k = 0;
+    d.mean.forEach((row, s) => {
+      if (d.count[s][t] > 0) {
+        sum += row[t] * d.count[s][t];
+        k += d.count[s][t];
+      }
+    });
+    return k > 0 ? sum / k : Number.NaN;
+  });
+}
+
+/** The popup's per-pair matrices (popup-matrices.json) of Papernot et al.'s experiments, validated. */
+export function papernotPopupMatrices(r: PapernotResult, command: string, generatedAt: string): PopupMatrices {
+  const saliency: Record<string, unknown> = {};
+  for (const v of r.variants) {
+    saliency[v.saliency] = {
+      count: v.pairs.count, successRate: toPopupMatrix(v.pairs.successRate), distortionSuccessful: toPopupMatrix(v.pairs.distortionSuccessful),
+      hardness: toPopupMatrix(v.hardness), adversarialDistance: toPopupMatrix(v.distance.mean), robustness: v.distance.robustness,
+    };
+  }
+  const entry = catalogEntry(r.model);
+  return parsePopupMatrices({
+    version: POPUP_MATRICES_VERSION, model: r.model, classNames: classNamesFor(entry?.dataset ?? 'mnist'), command, generatedAt,
+    theta: r.theta, maxDistortion: r.maxDistortion, upsilons: r.upsilons, sources: r.distanceSources,
+    runs: r.variants[0]?.total.runs ?? 0, distanceRuns: r.variants[0]?.distance.runs ?? 0, saliency,
+  });
 }
 
 /** The report's section on Papernot et al. */
@@ -1143,11 +1360,59 @@ function papernotSection(r: ReproduceResult, data: PaperData, table: (t: ResultR
   L.push('### Qualitative claims', '', '| claim | source (papers.md) | measured here | verdict |', '|---|---|---|---|');
   for (const c of r.claims.filter((x) => x.id.startsWith('papernot.'))) L.push(`| ${esc(c.claim)} | § ${esc(c.section)}${c.figure ? `, ${c.figure}` : ''} | ${esc(c.measured)} | ${c.verdict} |`);
   L.push('');
-  L.push('### Not yet reproduced', '',
-    '- the hardness matrix H(s, t), estimated from the (success rate, distortion) pairs at several Υ (§ Hardness Matrix);',
-    '- the adversarial distance A(X, t) averaged per source-target pair, and the robustness R(F) (§ Adversarial Distance);',
-    '- samples crafted from an empty input (§ Results for Empty Input);',
-    '- the table at the paper\'s size (10,000 sources per set; here the numbers above).', '');
+  const counts = zl.pairs.count.flatMap((row, s) => row.filter((_, t) => t !== s));
+  const pixels = (b: number): number => 2 * b;
+  L.push('### Hardness matrix (§ Hardness Matrix)', '');
+  L.push(`- **Υ grid**: ${z.upsilons.map((u, k) => `${pct(u)} (${pixels(z.budgets[k])} px)`).join(', ')}: the paper's pixel budgets (2 to 100 of the 784 pixels) below the table's Υ, then Υ = ${pct(z.maxDistortion)} itself; at Υ JSMA may change 2·⌊784·Υ/2⌋ pixels. `
+    + 'JSMA is greedy and its state (the image, and the search domain Γ) does not depend on Υ, so the run at a smaller Υ is the start of the run at a larger one: each (X, t) is run once, '
+    + `stopping at every Υ_k to record whether it has reached its target and how many pixels it has changed (the last stage is the table above). Samples: the same ${zl.total.runs.toLocaleString('en-US')} runs per saliency map `
+    + `(${counts.length > 0 ? `${Math.min(...counts)}–${Math.max(...counts)}` : '0'} per pair; the paper averages over 9,000 per Υ, about 100 per pair).`);
+  L.push('- **H(s, t)** ≈ Σₖ (τₖ₊₁ − τₖ)·(εₖ₊₁ + εₖ)/2, with τₖ the pair\'s success rate and εₖ its average distortion at Υₖ. Reading: εₖ is the distortion of the *successful* samples '
+    + '(the paper\'s ε(s, t, τ) is "the average distortion required to convert s to t", the quantity of its per-pair ε heatmap); an Υₖ where the pair has no success has no ε and is left out, '
+    + 'so the integral covers τ from the first Υ with a success to the last. H is a fraction × a fraction; the heatmap shows 100·H (ε in % of the pixels). '
+    + 'A pair whose success rate stays low covers a short τ range and gets a small H although it is hard: the measure assumes, as in the paper, that most pairs reach τ ≈ 1.', '');
+  L.push('| Υ | pixels | success: logits | distortion, successful: logits | success: JSMA-F | distortion, successful: JSMA-F |', '|---|---|---|---|---|---|');
+  z.upsilons.forEach((u, k) => {
+    const a = zl.stages[k].summary;
+    const b = zf.stages[k].summary;
+    L.push(`| ${pct(u)} | ${pixels(z.budgets[k])} | ${pct(a.successRate)} | ${pct(a.distortionSuccessful)} | ${pct(b.successRate)} | ${pct(b.distortionSuccessful)} |`);
+  });
+  L.push('', `![Success rate and distortion against Υ](${PAPERNOT_EXTRA_FIGURES.curves})`, '');
+  for (const v of z.variants) {
+    const [lo, hi] = finiteRange(v.hardness);
+    L.push(`![${SALIENCY_NAME[v.saliency]}: hardness per pair](${PAPERNOT_FIGURES[v.saliency].hardness})`, '',
+      `${SALIENCY_NAME[v.saliency]}: 100·H from ${Number.isFinite(lo) ? (100 * lo).toFixed(2) : '—'} to ${Number.isFinite(hi) ? (100 * hi).toFixed(2) : '—'}.`, '');
+  }
+  L.push('### Adversarial distance and robustness (§ Adversarial Distance)', '');
+  L.push(`- **A(X, t)** = 1 − (1/N)·Σᵢ 1[S(X, t)[i] > 0], N = 784: the fraction of pixels whose adversarial saliency map value towards t is zero, from the map of the first crafting iteration (at X itself), `
+    + 'S(X, t)[i] = ∂F_t/∂Xᵢ·|Σ_{c≠t} ∂F_c/∂Xᵢ| where ∂F_t/∂Xᵢ > 0 and Σ_{c≠t} ∂F_c/∂Xᵢ < 0 (θ = +1), else 0. Reading: every pixel counts, as in the formula, also those already at 1 '
+    + '(which JSMA\'s search domain Γ leaves out); F = the logits for the paper\'s map, the softmax output for JSMA-F (there the condition is ∂F_t/∂Xᵢ > 0). '
+    + `Measured on the ${z.distanceSources.toLocaleString('en-US')} correctly classified sources of the table towards each of their 9 other classes; the heatmap averages per pair.`);
+  L.push('- **R(F)** = min over (X, t) of A(X, t), as papers.md defines it: the smallest adversarial distance over the (X, t) measured (a minimum over a sample: it can only fall as more are measured). '
+    + 'For comparison, the smallest per-target mean, min_t of A(X, t) averaged over every source X, is given too (one reading of "robustness" as an average).', '');
+  L.push('| saliency map | (X, t) | mean A | R(F) = min A | at | min over t of mean A | mean A: JSMA succeeds / fails | r(mean A, H) over pairs | r(mean A, success) over pairs |', '|---|---|---|---|---|---|---|---|---|');
+  for (const v of z.variants) {
+    const d = v.distance;
+    const all = d.mean.flatMap((row, s) => row.map((x, t) => (d.count[s][t] > 0 ? x * d.count[s][t] : 0))).reduce((a, b) => a + b, 0) / Math.max(1, d.runs);
+    const byT = distanceByTarget(d);
+    const tMin = byT.reduce((best, x, t) => (Number.isFinite(x) && (best < 0 || x < byT[best]) ? t : best), -1);
+    const at = d.robustnessAt ? `image ${d.robustnessAt.index} (a ${d.robustnessAt.source}) → ${d.robustnessAt.target}` : '—';
+    const r2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '—');
+    L.push(`| ${SALIENCY_NAME[v.saliency]} | ${d.runs.toLocaleString('en-US')} | ${pct(all)} | ${pct(d.robustness)} | ${at} | ${tMin >= 0 ? `${pct(byT[tMin])} (t = ${tMin})` : '—'} | ${pct(d.meanSuccessful)} / ${pct(d.meanFailed)} | ${r2(d.corrHardness)} | ${r2(d.corrSuccess)} |`);
+  }
+  L.push('', 'The paper: the closer A is to 1, the harder the input is to misclassify, and A is a good proxy for the hardness (§ Adversarial distance). '
+    + `Measured with the paper's (logits) map: the (X, t) that JSMA completes have mean A ${pct(zl.distance.meanSuccessful)}, those it does not ${pct(zl.distance.meanFailed)}; `
+    + `over the 90 pairs the mean A correlates with H at r = ${Number.isFinite(zl.distance.corrHardness) ? zl.distance.corrHardness.toFixed(2) : '—'} and with the success rate at r = ${Number.isFinite(zl.distance.corrSuccess) ? zl.distance.corrSuccess.toFixed(2) : '—'} (Pearson).`, '');
+  for (const v of z.variants) L.push(`![${SALIENCY_NAME[v.saliency]}: mean adversarial distance per pair](${PAPERNOT_FIGURES[v.saliency].distance})`, '');
+  L.push('### Samples crafted from an empty input (§ Results for Empty Input)', '');
+  L.push(`JSMA (θ = +1, Υ = ${pct(z.maxDistortion)}) from the all-zero image towards every class; the model classifies the blank image ${z.emptyInput.blankClass}, which is reached without a change.`, '',
+    `![Samples from an empty input](${PAPERNOT_EXTRA_FIGURES.emptyInput})`, '');
+  L.push(`| saliency map | ${z.emptyInput.variants[0]?.samples.map((s) => `→ ${s.target}`).join(' | ') ?? ''} |`, `|---|${(z.emptyInput.variants[0]?.samples ?? []).map(() => '---|').join('')}`);
+  for (const v of z.emptyInput.variants) {
+    L.push(`| ${SALIENCY_NAME[v.saliency]} | ${v.samples.map((s) => `${s.predicted === s.target ? '' : '✗ '}${s.predicted}, ${pct(s.distortion)}`).join(' | ')} |`);
+  }
+  L.push('', 'Cells: the predicted class (✗: not the target) and the fraction of pixels turned on.', '');
+  L.push('### Not yet reproduced', '', '- the table at the paper\'s size (10,000 sources per set; here the numbers above).', '');
   return L;
 }
 

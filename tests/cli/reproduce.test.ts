@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  crossing, FIGURES, KOS_FIGURES, loadPaperData, PAPERNOT_FIGURES, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
+  crossing, FIGURES, KOS_FIGURES, loadPaperData, PAPERNOT_EXTRA_FIGURES, PAPERNOT_FIGURES, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
 } from '../../src/cli/reproduce';
+import { parsePopupMatrices, POPUP_MATRICES_FILE } from '../../src/core/metrics/popup-matrices';
 import { escapeXml, heatmap, imageGrid, lineChart, niceTicks } from '../../src/cli/svg';
 import { formatPaperNumber } from '../../src/core/metrics/reproduce-papers';
+import { BRADSHAW_FIGURES } from '../../src/cli/reproduce-bradshaw';
 
 /** Well-formedness, XML-ish: one root <svg>, every tag closed in order, no stray '<' or '&'. */
 function checkSvg(svg: string): void {
@@ -107,7 +109,7 @@ describe('reproduce options and plan', () => {
 
   it('full run: every test image; quick: 500 and a coarser grid that still holds ε = 0.25', () => {
     const full = planFor({ quick: false }, 10000, 2038);
-    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000, trainN: 60000, szegedyN: 100, papernotN: 100, papernotSets: ['training', 'validation', 'test'], kosK: 10 });
+    expect(full).toMatchObject({ n: 10000, nLr: 2038, bimN: 1000, trainN: 60000, szegedyN: 100, papernotN: 150, papernotSets: ['training', 'validation', 'test'], kosK: 10 });
     expect(full.curveEps).toHaveLength(13);
     const quick = planFor({ quick: true }, 10000, 2038);
     expect(quick).toMatchObject({ n: 500, nLr: 500, bimN: 100, trainN: 500, szegedyN: 20, papernotN: 10, papernotSets: ['test'], kosK: 2 });
@@ -152,7 +154,10 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     expect(run.code, run.stderr).toBe(0);
     const o = JSON.parse(run.stdout.trim().split('\n').pop()!);
     expect(o).toMatchObject({ out: dir, mode: 'quick' });
-    expect(o.files).toEqual(expect.arrayContaining([REPORT_FILE, RESULTS_FILE, ...Object.values(FIGURES), ...Object.values(PAPERNOT_FIGURES).flatMap((f) => [f.success, f.distortion]), ...Object.values(KOS_FIGURES.asTarget), KOS_FIGURES.examples]));
+    expect(o.files).toEqual(expect.arrayContaining([
+      REPORT_FILE, RESULTS_FILE, POPUP_MATRICES_FILE, ...Object.values(FIGURES), ...Object.values(PAPERNOT_FIGURES).flatMap((f) => Object.values(f)),
+      ...Object.values(PAPERNOT_EXTRA_FIGURES), ...Object.values(KOS_FIGURES.asTarget), KOS_FIGURES.examples,
+    ]));
     expect(result.plan.n).toBe(200);
   });
 
@@ -265,11 +270,8 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     expect(report).toContain(`Node ${process.version}`);
     expect(report).toMatch(/backend wasm/);
     expect(report).toMatch(/\*\*Machine\*\*: \S+ .* × /);
-    for (const h of ['Bradshaw']) {
-      const i = report.indexOf(`## ${h}`);
-      expect(i, h).toBeGreaterThan(0);
-      expect(report.slice(i, report.indexOf('\n## ', i + 3))).toContain('Not yet reproduced');
-    }
+    // Every paper of the data file now has its section (none is left as a placeholder).
+    expect(report).not.toMatch(/^Not yet reproduced \(source/m);
     for (const f of Object.values(FIGURES)) expect(report).toContain(`](${f})`);
   });
 
@@ -315,14 +317,109 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     const i = report.indexOf('## Papernot, McDaniel');
     expect(i).toBeGreaterThan(0);
     const section = report.slice(i, report.indexOf('\n## ', i + 3));
-    expect(section).toContain('### Not yet reproduced');
-    expect(section).toMatch(/hardness matrix H\(s, t\)/);
-    expect(section).toMatch(/adversarial distance A\(X, t\)/);
-    for (const f of Object.values(PAPERNOT_FIGURES)) {
-      expect(section).toContain(`](${f.success})`);
-      expect(section).toContain(`](${f.distortion})`);
-    }
+    expect(section).toContain('### Hardness matrix (§ Hardness Matrix)');
+    expect(section).toContain('### Adversarial distance and robustness (§ Adversarial Distance)');
+    expect(section).toContain('### Samples crafted from an empty input (§ Results for Empty Input)');
+    for (const f of [...Object.values(PAPERNOT_FIGURES).flatMap((x) => Object.values(x)), ...Object.values(PAPERNOT_EXTRA_FIGURES)]) expect(section).toContain(`](${f})`);
     expect(result.claims.find((c) => c.id === 'papernot.pairs.uneven')).toBeDefined();
+  });
+
+  it('estimates Papernot et al.\'s hardness matrix from one sweep through the Υ grid, ending at the table\'s Υ', () => {
+    const z = result.papernot;
+    // The paper's budgets of 2 … 100 pixels, then Υ = 14.5% (56 pairs).
+    expect(z.budgets).toEqual([1, 5, 10, 20, 30, 40, 50, 56]);
+    expect(z.upsilons[z.upsilons.length - 1]).toBe(z.maxDistortion);
+    const section = report.slice(report.indexOf('### Hardness matrix'), report.indexOf('### Adversarial distance and robustness'));
+    for (const v of z.variants) {
+      expect(v.stages.map((s) => s.budget)).toEqual(z.budgets);
+      // The last stage is the table's run; success and distortion only grow along the grid, within each Υ.
+      expect(v.stages[v.stages.length - 1].summary).toEqual(v.total);
+      v.stages.forEach((s, k) => {
+        expect(s.summary.runs).toBe(v.total.runs);
+        expect(s.summary.distortionAll).toBeLessThanOrEqual((2 * s.budget) / 784 + 1e-9);
+        if (k > 0) {
+          expect(s.summary.successes).toBeGreaterThanOrEqual(v.stages[k - 1].summary.successes);
+          expect(s.summary.distortionAll).toBeGreaterThanOrEqual(v.stages[k - 1].summary.distortionAll - 1e-12);
+        }
+        expect(section).toContain(`| ${pct(s.upsilon)} | ${2 * s.budget} | `);
+      });
+      // One pixel pair is not enough for any target; 14.5% reaches most.
+      expect(v.stages[0].summary.successes).toBeLessThanOrEqual(v.total.runs * 0.05);
+      expect(v.total.successRate).toBeGreaterThan(0.5);
+      // H: 10×10, blank (null in JSON) on the diagonal, in [0, max τ·max ε] elsewhere, and the trapezoid of the pair's own curve.
+      expect(v.hardness).toHaveLength(10);
+      for (let s = 0; s < 10; s++) {
+        expect(v.hardness[s][s]).toBeNull();
+        for (let t = 0; t < 10; t++) {
+          const h = v.hardness[s][t];
+          if (s === t || h === null) continue;
+          expect(h).toBeGreaterThanOrEqual(0);
+          expect(h).toBeLessThanOrEqual(z.maxDistortion);
+          const pts = z.upsilons.map((_, k) => ({ tau: v.stageSuccessRate[k][s][t], eps: v.stageDistortion[k][s][t] })).filter((p) => p.tau !== null && p.eps !== null);
+          let area = 0;
+          for (let k = 0; k + 1 < pts.length; k++) area += (pts[k + 1].tau - pts[k].tau) * (pts[k + 1].eps + pts[k].eps) / 2;
+          expect(h).toBeCloseTo(area, 12);
+        }
+      }
+      expect(v.hardness.flat().filter((h) => h !== null && h > 0).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('measures the adversarial distance on the same sources, and crafts a sample of every class from an empty input', () => {
+    const z = result.papernot;
+    expect(z.distanceSources).toBe(z.variants[0].sets.reduce((a, s) => a + s.correct, 0));
+    for (const v of z.variants) {
+      const d = v.distance;
+      expect(d.runs).toBe(9 * z.distanceSources);
+      expect(d.count.flat().reduce((a, b) => a + b, 0)).toBe(d.runs);
+      const means = d.mean.flatMap((row, s) => row.filter((_, t) => t !== s)).filter((x): x is number => x !== null);
+      for (const a of means) {
+        expect(a).toBeGreaterThan(0);
+        expect(a).toBeLessThanOrEqual(1);
+      }
+      for (let c = 0; c < 10; c++) expect(d.mean[c][c]).toBeNull();
+      // R(F) is the smallest A, so at most every per-pair mean; it is attained by a measured (X, t).
+      expect(d.robustness).toBeLessThanOrEqual(Math.min(...means) + 1e-12);
+      expect(d.robustnessAt!.distance).toBe(d.robustness);
+      expect(d.robustnessAt!.source).not.toBe(d.robustnessAt!.target);
+    }
+    const section = report.slice(report.indexOf('### Adversarial distance and robustness'));
+    expect(section).toContain(`| ${pct(z.variants[0].distance.robustness)} | image ${z.variants[0].distance.robustnessAt!.index} `);
+    // The empty input: 10 samples per map, only pixels turned on, at most 2·⌊784·Υ/2⌋ of them, their distortion = pixels / 784.
+    expect(z.emptyInput.blankClass).toBeGreaterThanOrEqual(0);
+    for (const v of z.emptyInput.variants) {
+      expect(v.samples.map((s) => s.target)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      for (const s of v.samples) {
+        expect(s.pixels.length).toBeLessThanOrEqual(2 * z.budgets[z.budgets.length - 1]);
+        expect(s.distortion).toBeCloseTo(s.pixels.length / 784, 12);
+        if (s.target === z.emptyInput.blankClass) expect(s.pixels).toEqual([]);
+      }
+      // JSMA-F reaches most classes from nothing.
+      if (v.saliency === 'probabilities') expect(v.samples.filter((s) => s.predicted === s.target).length).toBeGreaterThanOrEqual(8);
+    }
+  });
+
+  it('writes popup-matrices.json: valid, versioned, and the same matrices as the results', () => {
+    const raw = JSON.parse(readFileSync(join(dir, POPUP_MATRICES_FILE), 'utf8')) as unknown;
+    const p = parsePopupMatrices(raw);
+    const z = result.papernot;
+    expect(p).toMatchObject({ version: 1, model: 'mnist-lenet', command: result.command, generatedAt: result.generatedAt, theta: 1, maxDistortion: z.maxDistortion });
+    expect(p.upsilons).toEqual(z.upsilons);
+    expect(p.classNames).toHaveLength(10);
+    expect(p.runs).toBe(z.variants[0].total.runs);
+    expect(p.sources).toBe(z.distanceSources);
+    expect(p.distanceRuns).toBe(z.variants[0].distance.runs);
+    for (const v of z.variants) {
+      const m = p.saliency[v.saliency];
+      expect(m.count).toEqual(v.pairs.count);
+      expect(m.successRate).toEqual(v.pairs.successRate);
+      expect(m.distortionSuccessful).toEqual(v.pairs.distortionSuccessful);
+      expect(m.hardness).toEqual(v.hardness);
+      expect(m.adversarialDistance).toEqual(v.distance.mean);
+      expect(m.robustness).toBe(v.distance.robustness);
+    }
+    // A broken file is refused with a stable code.
+    expect(() => parsePopupMatrices({ ...(raw as object), version: 2 })).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
   });
 
   it('writes well-formed SVG figures with the expected series', () => {
@@ -349,7 +446,21 @@ describe('probe reproduce --quick (a real run, small n)', () => {
         for (let c = 0; c < 10; c++) expect(h).toContain(`data-row="${c}" data-col="${c}" data-value="NaN"`);
         expect(h).toContain(`data-row="0" data-col="1" data-value="${Number.isFinite(m[0][1]) ? String(m[0][1]) : 'NaN'}"`);
       }
+      for (const [f, m] of [[PAPERNOT_FIGURES[v.saliency].hardness, v.hardness], [PAPERNOT_FIGURES[v.saliency].distance, v.distance.mean]] as const) {
+        const h = svg(f);
+        checkSvg(h);
+        expect(count(h, 'class="hm-cell"'), f).toBe(100);
+        for (let c = 0; c < 10; c++) expect(h).toContain(`data-row="${c}" data-col="${c}" data-value="NaN"`);
+        // From JSON: null where the matrix had NaN.
+        expect(h).toContain(`data-row="0" data-col="1" data-value="${m[0][1] === null ? 'NaN' : String(m[0][1])}"`);
+      }
     }
+    const curves = svg(PAPERNOT_EXTRA_FIGURES.curves);
+    checkSvg(curves);
+    expect(count(curves, 'class="series"')).toBe(4);
+    const empty = svg(PAPERNOT_EXTRA_FIGURES.emptyInput);
+    checkSvg(empty);
+    expect(count(empty, '<image ')).toBe(20);
   });
   it('reproduces Kos et al.\'s classifier and latent attacks on the VAE, every quick source towards its 9 other classes', () => {
     const z = result.kos;
@@ -392,5 +503,98 @@ describe('probe reproduce --quick (a real run, small n)', () => {
     // 3 sources × (original, target example, 2 attacks × (x*, reconstruction)).
     expect(count(g, '<image ')).toBe(18);
     expect(count(g, 'href="data:image/png;base64,')).toBe(18);
+  });
+  it('reproduces Bradshaw et al. on the GPDNN and its NN twin: accuracy and LL, FGSM vs ε, CW-L2, transfer, shifted data', () => {
+    const z = result.bradshaw;
+    const which = ['nn', 'gpdnn'] as const;
+    expect(z.models).toEqual({ nn: 'mnist-gpdnn-nn', gpdnn: 'mnist-gpdnn' });
+    expect(z.plan).toMatchObject({ n: 200, fgsmN: 200, cwN: 50, shiftN: 200 });
+    for (const w of which) {
+      expect(z.clean[w].n).toBe(200);
+      expect(z.clean[w].accuracy, w).toBeGreaterThan(0.95);
+      expect(z.clean[w].logLikelihood, w).toBeLessThan(0);
+      expect(z.clean[w].logLikelihood, w).toBeGreaterThan(-0.2);
+      // FGSM on the same 200 images: ε = 0 is the clean error; the error rises and the LL falls with ε.
+      const c = z.fgsm[w];
+      expect(c.map((p) => p.eps)).toEqual(result.plan.curveEps);
+      expect(c[0].error).toBeCloseTo(1 - z.clean[w].accuracy, 12);
+      expect(c[c.length - 1].error, w).toBeGreaterThan(c[0].error + 0.5);
+      expect(c[c.length - 1].logLikelihood, w).toBeLessThan(c[0].logLikelihood - 1);
+      // CW-L2 attacks only the correctly classified images and (almost) always succeeds on both models here.
+      const s = z.cw[w];
+      expect(s.images).toBe(50);
+      expect(s.attacked).toBeGreaterThanOrEqual(48);
+      expect(s.failed + s.succeeded).toBe(s.attacked);
+      expect(s.meanL2, w).toBeGreaterThan(0.3);
+      expect(s.meanL2, w).toBeLessThan(5);
+    }
+    // The paper's claim, measured: the successful attacks on the GPDNN need more L2 than on its NN twin (ours: by a margin beyond 2 standard errors).
+    const e = z.cw.extra;
+    expect(e.count).toBeGreaterThanOrEqual(45);
+    expect(e.meanExtra).toBeCloseTo(e.meanB - e.meanA, 9);
+    expect(e.meanExtra).toBeGreaterThan((2 * e.sdExtra) / Math.sqrt(e.count));
+    const robust = result.claims.find((c) => c.id === 'bradshaw.cw.moreRobust')!;
+    // Needing more perturbation is half of the claim; the other half (more failed attacks) decides between the two verdicts.
+    expect(['reproduced', 'partly']).toContain(robust.verdict);
+    if (z.cw.gpdnn.failed / z.cw.gpdnn.attacked <= z.cw.nn.failed / z.cw.nn.attacked) expect(robust.verdict).toBe('partly');
+    // The paper's 381 failures of 1000 beside ours, with a reason when they differ.
+    const failRow = result.rows.find((r) => r.paper?.id === 'bradshaw.cw.mnist.failed')!;
+    expect(failRow.measured).toBeCloseTo(z.cw.gpdnn.failed / z.cw.gpdnn.attacked, 12);
+    if (!failRow.comparison!.agrees) expect(failRow.note).toMatch(/hypothesis: /);
+    // Transfer: each model errs on its own successful adversarials; every cell is a rate / a log-likelihood.
+    expect(z.transfer.map((t) => t.craftedOn)).toEqual(['nn', 'gpdnn']);
+    for (const t of z.transfer) {
+      expect(t.count).toBe(z.cw[t.craftedOn].succeeded);
+      expect(1 - t[t.craftedOn].accuracy, t.craftedOn).toBeGreaterThanOrEqual(t.craftedOn === 'nn' ? 1 : 0.9);
+      for (const w of which) expect(t[w].logLikelihood).toBeLessThan(0);
+    }
+    // Shifted data: the shifts are real (rotation costs accuracy), Fashion-MNIST has no digit labels.
+    expect(z.shifted.map((s) => s.id)).toEqual(['mnist', 'rotated', 'noisy', 'fonts', 'fashion']);
+    const by = Object.fromEntries(z.shifted.map((s) => [s.id, s]));
+    expect(by.rotated.n).toBe(200);
+    expect(by.fonts.n).toBeGreaterThanOrEqual(100);
+    for (const w of which) expect(by.rotated[w].accuracy, w).toBeLessThan(by.mnist[w].accuracy - 0.1);
+    expect(by.fashion.labelled).toBe(false);
+    expect(by.fashion.nn.accuracy).toBeNull(); // NaN in JSON
+    expect(z.fonts.families.length).toBeGreaterThanOrEqual(3);
+    for (const s of z.shifted) expect(s.gpdnnVariance).toBeGreaterThan(0);
+    // The paper's claim (GPDNN LL higher under shift), judged on what we measure; where it fails, the report gives the reason.
+    const labelled = z.shifted.filter((s) => s.id !== 'mnist' && s.labelled);
+    const higher = labelled.filter((s) => s.gpdnn.logLikelihood > s.nn.logLikelihood).length;
+    const calibrated = result.claims.find((c) => c.id === 'bradshaw.shift.calibrated')!;
+    expect(calibrated.verdict).toBe(higher === labelled.length ? 'reproduced' : higher > 0 ? 'partly' : 'not reproduced');
+    expect(calibrated.measured).toContain(`on ${higher} of ${labelled.length} shifted digit sets`);
+    if (calibrated.verdict !== 'reproduced') expect(calibrated.measured).toMatch(/a reason \(a hypothesis from these numbers\): the GPDNN's mean predictive variance of f/);
+    // Report: the section, every published number beside ours, the paper's own shifted sets, both figures.
+    const i = report.indexOf('## Bradshaw, Matthews & Ghahramani 2017');
+    expect(i).toBeGreaterThan(0);
+    const section = report.slice(i, report.indexOf('\n## ', i + 3) < 0 ? undefined : report.indexOf('\n## ', i + 3));
+    expect(section).not.toMatch(/^Not yet reproduced \(source/m);
+    const data = loadPaperData();
+    const lines = section.split('\n');
+    const compared = data.numbers.filter((n) => n.paper === 'bradshaw2017' && !/^bradshaw\.shift\.(anomnist|semeion|svhn)\.|^bradshaw\.cw\.mnist\.images$/.test(n.id));
+    expect(compared.length).toBe(4 + 2 + 8);
+    for (const n of compared) {
+      const rs = result.rows.filter((x) => x.paper?.id === n.id);
+      expect(rs, n.id).toHaveLength(1);
+      const r = rs[0];
+      const line = lines.find((l) => l.includes(`| ${r.paper!.text} |`) && l.includes(`| ${r.measured.toFixed(3)} (n = `) && l.includes(`§ ${n.source.section}`));
+      expect(line, `${n.id}: ${r.paper!.text} beside ${r.measured.toFixed(3)}`).toBeDefined();
+      expect(line).toMatch(/agrees \(within|differs: \S/);
+    }
+    for (const k of ['anomnist', 'semeion', 'svhn']) {
+      const v = (q: string) => data.numbers.find((n) => n.id === `bradshaw.shift.${k}.${q}`)!.value.toFixed(3);
+      expect(section).toContain(`| ${v('nn.accuracy')} | ${v('nn.ll')} | ${v('gpdnn.accuracy')} | ${v('gpdnn.ll')} |`);
+    }
+    expect(section).toContain(`| ${calibrated.verdict} |`);
+    for (const f of Object.values(BRADSHAW_FIGURES)) {
+      expect(section).toContain(`](${f})`);
+      expect(result.files).toContain(f);
+      const svg = readFileSync(join(dir, f), 'utf8');
+      checkSvg(svg);
+      expect(count(svg, 'class="series"')).toBe(2);
+      expect(svg).toContain('data-series="mnist-gpdnn"');
+    }
+    expect(result.sectionSeconds['Bradshaw et al. GPDNN']).toBeGreaterThan(0);
   });
 });

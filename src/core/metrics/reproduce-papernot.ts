@@ -112,3 +112,33 @@ export function finiteRange(m: readonly (readonly number[])[]): [number, number]
   for (const row of m) for (const v of row) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   return lo === Infinity ? [Number.NaN, Number.NaN] : [lo, hi];
 }
+
+/** The off-diagonal entries of a square matrix, row by row. */
+export function offDiagonal(m: readonly (readonly number[])[]): number[] {
+  return m.flatMap((row, s) => row.filter((_, t) => t !== s));
+}
+
+/** Pearson correlation of the pairs (a_i, b_i) where both are finite; NaN with fewer than 2 such pairs or no spread. */
+export function pearson(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new RangeError('pearson: length mismatch');
+  const xs: number[] = [];
+  const ys: number[] = [];
+  a.forEach((v, i) => {
+    if (Number.isFinite(v) && Number.isFinite(b[i])) {
+      xs.push(v);
+      ys.push(b[i]);
+    }
+  });
+  if (xs.length < 2) return Number.NaN;
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+    syy += (ys[i] - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : Number.NaN;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  allTargetPairs, changedFraction, finiteRange, pairMatrices, PAPERNOT_SETS, setSource, summarise, VALIDATION_START, type PapernotRun,
+  allTargetPairs, changedFraction, finiteRange, offDiagonal, pairMatrices, PAPERNOT_SETS, pearson, setSource, summarise, VALIDATION_START, type PapernotRun,
 } from '../../../src/core/metrics/reproduce-papernot';
 
 describe('Papernot et al. helpers', () => {
@@ -56,5 +56,16 @@ describe('Papernot et al. helpers', () => {
     expect(m.distortionSuccessful[0][2]).toBeNaN();
     expect(finiteRange(m.successRate)).toEqual([0, 1]);
     expect(finiteRange([[Number.NaN]])).toEqual([Number.NaN, Number.NaN]);
+  });
+
+  it('offDiagonal and pearson: the correlation over the pairs where both are finite', () => {
+    expect(offDiagonal([[1, 2, 3], [4, 5, 6], [7, 8, 9]])).toEqual([2, 3, 4, 6, 7, 8]);
+    expect(pearson([1, 2, 3, Number.NaN], [2, 4, 6, 1])).toBeCloseTo(1, 12);
+    expect(pearson([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1, 12);
+    // x = (0, 1, 2, 3), y = (1, 0, 3, 2): Σ(x − x̄)(y − ȳ) = 3, Σ(x − x̄)² = Σ(y − ȳ)² = 5.
+    expect(pearson([0, 1, 2, 3], [1, 0, 3, 2])).toBeCloseTo(0.6, 12);
+    expect(pearson([1, 1, 1], [1, 2, 3])).toBeNaN();
+    expect(pearson([1], [1])).toBeNaN();
+    expect(() => pearson([1, 2], [1])).toThrow(RangeError);
   });
 });
