@@ -1,4 +1,6 @@
 import { ProbeError } from '../core/errors';
+import { checkDeclaredSize, MAX_IMAGE_BYTES, MAX_JPEG_PIXELS } from '../core/image/header';
+import { decodeImage, httpFailure, readCapped } from '../background/decode';
 import { bytesToBase64 } from '../protocol/base64';
 import type { CapturedImage } from '../protocol/types';
 
@@ -9,14 +11,35 @@ export function fitWithin(w: number, h: number, maxSide: number): { width: numbe
 }
 
 /**
- * Read an <img>'s pixels through a canvas, downscaled to fit maxSide.
- * Throws ProbeError IMAGE_BROKEN (not loaded) or CROSS_ORIGIN_BLOCKED (tainted canvas).
+ * Largest natural size read from a page's <img>. The page has already decoded it, so only the
+ * format-independent upper cap applies (the header module's JPEG cap); bigger ones are refused.
+ */
+export const MAX_PAGE_IMAGE_PIXELS = MAX_JPEG_PIXELS;
+/** Page-context fetches give up after this long. */
+export const PAGE_FETCH_TIMEOUT_MS = 15_000;
+
+const isSvg = (img: HTMLImageElement): boolean => /^data:image\/svg\+xml|\.svg(?:[?#]|$)/i.test(img.currentSrc || img.src);
+
+/**
+ * Read an <img>'s pixels through a canvas, downscaled to fit maxSide. An SVG without an intrinsic
+ * size is rasterised at its rendered aspect ratio with its longer side maxSide.
+ * Throws ProbeError IMAGE_BROKEN (not loaded), IMAGE_TOO_LARGE or CROSS_ORIGIN_BLOCKED (tainted canvas).
  */
 export function captureImageElement(img: HTMLImageElement, maxSide: number): CapturedImage {
-  if (!img.complete || img.naturalWidth === 0 || img.naturalHeight === 0) {
+  let nw = img.naturalWidth;
+  let nh = img.naturalHeight;
+  if (img.complete && (nw === 0 || nh === 0) && isSvg(img)) {
+    const box = img.getBoundingClientRect();
+    const w = box.width > 0 ? box.width : 300;
+    const h = box.height > 0 ? box.height : 150;
+    nw = Math.max(1, Math.round((maxSide * w) / Math.max(w, h)));
+    nh = Math.max(1, Math.round((maxSide * h) / Math.max(w, h)));
+  }
+  if (!img.complete || nw === 0 || nh === 0) {
     throw new ProbeError('IMAGE_BROKEN', 'The image has not loaded (broken link or still loading).');
   }
-  const { width, height } = fitWithin(img.naturalWidth, img.naturalHeight, maxSide);
+  checkDeclaredSize(nw, nh, MAX_PAGE_IMAGE_PIXELS);
+  const { width, height } = fitWithin(nw, nh, maxSide);
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new ProbeError('INTERNAL', 'No 2D canvas available in this page.');
@@ -28,11 +51,51 @@ export function captureImageElement(img: HTMLImageElement, maxSide: number): Cap
   } catch {
     throw new ProbeError('CROSS_ORIGIN_BLOCKED', 'The page does not allow reading this image (cross-origin).');
   }
+  return { width, height, naturalWidth: nw, naturalHeight: nh, rgbaBase64: bytesToBase64(data.data) };
+}
+
+/**
+ * May the page itself fetch this address for us? Only addresses the page could read anyway:
+ * its own origin (its cookies go back to the site that set them, never elsewhere), blob: URLs
+ * it made, and data: URLs.
+ */
+export function pageMayFetch(url: string, pageOrigin: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'data:') return true;
+  if (u.protocol === 'blob:') return true;
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === pageOrigin;
+}
+
+/**
+ * Fetch an image in the page's context (same-origin with the page's cookies, or a page-made blob:
+ * / data: URL), check its header (caps, magic bytes: a bomb is never decoded), decode the first
+ * frame and downscale it. `firstFrameOnly` says whether the file was animated.
+ */
+export async function capturePageFetch(url: string, maxSide: number, timeoutMs = PAGE_FETCH_TIMEOUT_MS): Promise<{ image: CapturedImage; firstFrameOnly: boolean }> {
+  if (url.startsWith('data:') && url.length > MAX_IMAGE_BYTES) {
+    throw new ProbeError('IMAGE_TOO_LARGE', `The inline (data:) image is too large (${(url.length / 1048576).toFixed(1)} MB of text, limit ${(MAX_IMAGE_BYTES / 1048576).toFixed(0)} MB).`);
+  }
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  let bytes: Uint8Array;
+  try {
+    const res = await fetch(url, { credentials: 'same-origin', signal: ctl.signal }).catch((e: unknown) => {
+      if (ctl.signal.aborted) throw new ProbeError('TIMEOUT', `The image did not arrive within ${timeoutMs / 1000} s.`);
+      throw new ProbeError('FETCH_FAILED', `The image could not be loaded in the page: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    if (!res.ok) throw httpFailure(res.status);
+    bytes = await readCapped(res, MAX_IMAGE_BYTES, () => ctl.signal.aborted, timeoutMs);
+  } finally {
+    clearTimeout(timer);
+  }
+  const d = await decodeImage(bytes, maxSide);
   return {
-    width,
-    height,
-    naturalWidth: img.naturalWidth,
-    naturalHeight: img.naturalHeight,
-    rgbaBase64: bytesToBase64(data.data),
+    image: { width: d.image.width, height: d.image.height, naturalWidth: d.naturalWidth, naturalHeight: d.naturalHeight, rgbaBase64: bytesToBase64(d.image.data) },
+    firstFrameOnly: d.firstFrameOnly,
   };
 }

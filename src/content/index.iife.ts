@@ -1,8 +1,8 @@
-import { toErrorInfo, ProbeError } from '../core/errors';
+import { toErrorInfo, ProbeError, type ErrorInfo } from '../core/errors';
 import { contentMayAccept, parseMessage } from '../protocol/messages';
 import type { CaptureResponse } from '../protocol/types';
-import { captureImageElement } from './capture';
-import { eventTarget, findImage } from './find';
+import { capturePageFetch, captureImageElement, pageMayFetch } from './capture';
+import { eventTarget, locate, type Located } from './find';
 
 /**
  * Content script: remembers the right-clicked element and, when the background asks,
@@ -22,11 +22,42 @@ document.addEventListener(
   { capture: true, passive: true },
 );
 
-function capture(srcUrl: string, maxSide: number): CaptureResponse {
+/** Why the canvas could not be used, for the case where the page cannot fetch the image either. */
+function notFound(loc: Located): ProbeError {
+  if (loc.kind === 'closed-shadow') {
+    return new ProbeError('NO_IMAGE', `The image is inside <${loc.host.localName}>, whose shadow root is closed to extensions, and the page cannot fetch it.`);
+  }
+  if (loc.kind === 'none' && loc.hadBackgrounds) return new ProbeError('NO_IMAGE', 'No image here: the clicked element’s CSS backgrounds do not include that address.');
+  return new ProbeError('NO_IMAGE', 'No image here: no picture or CSS background with that address was found in the page.');
+}
+
+/**
+ * The capture chain inside the page: the <img>'s canvas, else (for addresses the page may read:
+ * its own origin, blob:, data:) a page-context fetch with header checks and decoding.
+ * Errors the page settles (too large, not an image, placeholder) are final; others let the
+ * background try its own fetch.
+ */
+async function capture(srcUrl: string, maxSide: number): Promise<CaptureResponse> {
+  let first: ErrorInfo | null = null;
   try {
-    const img = findImage(srcUrl, lastTarget);
-    if (!img) throw new ProbeError('NO_IMAGE', 'No image with that address was found in the page.');
-    return { ok: true, image: captureImageElement(img, maxSide) };
+    const loc = locate(srcUrl, lastTarget);
+    if (loc.kind === 'placeholder') {
+      throw new ProbeError('BLANK_IMAGE', `This is a lazy-loading placeholder; the real image (${loc.realUrl.slice(0, 200)}) has not loaded yet. Scroll it into view and probe it again.`);
+    }
+    if (loc.kind === 'img') {
+      try {
+        return { ok: true, image: captureImageElement(loc.img, maxSide) };
+      } catch (e) {
+        first = toErrorInfo(e);
+        if (first.code === 'IMAGE_TOO_LARGE') return { ok: false, error: first };
+      }
+    }
+    if (pageMayFetch(srcUrl, location.origin)) {
+      const got = await capturePageFetch(srcUrl, maxSide);
+      return { ok: true, image: got.image };
+    }
+    if (first) return { ok: false, error: first };
+    throw notFound(loc);
   } catch (e) {
     return { ok: false, error: toErrorInfo(e) };
   }
@@ -34,13 +65,16 @@ function capture(srcUrl: string, maxSide: number): CaptureResponse {
 
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   if (!contentMayAccept(sender, chrome.runtime.id)) return false;
+  let srcUrl: string;
+  let maxSide: number;
   try {
     const msg = parseMessage(raw);
     if (msg.type !== 'content/capture') return false;
-    const { srcUrl, maxSide } = msg.payload;
-    sendResponse(capture(srcUrl, maxSide));
+    ({ srcUrl, maxSide } = msg.payload);
   } catch (e) {
     sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') } satisfies CaptureResponse);
+    return false;
   }
-  return false;
+  capture(srcUrl, maxSide).then(sendResponse, (e: unknown) => sendResponse({ ok: false, error: toErrorInfo(e) } satisfies CaptureResponse));
+  return true;
 });
