@@ -1,13 +1,18 @@
-import { ProbeError, toErrorInfo, type ErrorInfo } from '../core/errors';
+import { ProbeError, toErrorInfo } from '../core/errors';
 import { classifierEntries } from '../core/models/catalog';
 import { MAX_CAPTURE_SIDE, parseMessage, senderAllowed, type AnyEnvelope, type Reply, type Req } from '../protocol/messages';
 import type { BenchResult } from '../core/bench';
-import type { CaptureResponse, ImageSource, ModelInfo, ProbeState } from '../protocol/types';
-import { base64ToBytes } from '../protocol/base64';
+import type { CaptureResponse, ModelInfo, ProbeState } from '../protocol/types';
 import { decodeImage, fetchImageBytes } from './decode';
+import { acquireImage } from './acquire';
 import { chooseBackend, getModel, getVaeContext } from './engine';
+import { getDefenseAssets } from './defense-assets';
 import { benchInExtension } from './bench';
 import { ProbeService } from './service';
+import { fetchUserModelLoader } from './user-models';
+import { diagnostics } from './diagnostics';
+import { storedStates } from './jobs-recovery';
+import { checkedLoad } from './model-check';
 
 /** Context-menu item id: part of the interface (tests fire it). */
 export const MENU_ID = 'probe-image';
@@ -32,30 +37,20 @@ async function captureFromPage(tabId: number, frameId: number, srcUrl: string): 
 
 const service = new ProbeService({
   async capture({ tabId, frameId, srcUrl, pageUrl }) {
-    const page = await captureFromPage(tabId, frameId, srcUrl);
-    if (page.ok) {
-      const img = page.image;
-      const data = base64ToBytes(img.rgbaBase64);
-      if (data.length !== img.width * img.height * 4 || img.width > MAX_CAPTURE_SIDE || img.height > MAX_CAPTURE_SIDE) {
-        throw new ProbeError('BAD_MESSAGE', 'The page sent malformed pixels.');
-      }
-      const source: ImageSource = { srcUrl, pageUrl, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, capturedBy: 'page' };
-      return { image: { width: img.width, height: img.height, data }, source };
-    }
-    // The page could not give the pixels (cross-origin, not loaded, no content script): fetch them ourselves.
-    let decoded;
-    try {
-      decoded = await decodeImage(await fetchImageBytes(srcUrl), MAX_CAPTURE_SIDE);
-    } catch (e) {
-      const fetchErr: ErrorInfo = toErrorInfo(e);
-      // A page that said "broken" and a fetch that failed: report the fetch's reason.
-      throw new ProbeError(fetchErr.code, fetchErr.message);
-    }
-    const source: ImageSource = { srcUrl, pageUrl, naturalWidth: decoded.naturalWidth, naturalHeight: decoded.naturalHeight, capturedBy: 'extension' };
-    return { image: decoded.image, source };
+    // Page (canvas, page-context fetch) → extension fetch (host permission, no cookies) → coded error.
+    const got = await acquireImage(
+      { srcUrl, pageUrl, maxSide: MAX_CAPTURE_SIDE },
+      {
+        fromPage: (url) => captureFromPage(tabId, frameId, url),
+        fetchAndDecode: async (url, maxSide) => decodeImage(await fetchImageBytes(url), maxSide),
+      },
+    );
+    return { image: got.image, source: got.source };
   },
-  model: (id) => getModel(id, modelFolderUrl),
+  // Damaged weight files are refused before tfjs builds (and leaks) a half-loaded model (checklist row 26).
+  model: (id) => checkedLoad(id, modelFolderUrl, (m) => getModel(m, modelFolderUrl)),
   vae: () => getVaeContext(modelFolderUrl),
+  defenses: () => getDefenseAssets(modelFolderUrl),
   backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
   persist(tabId, state) {
     // Page images never go to storage.local; the session area is memory-only and cleared on browser exit.
@@ -63,6 +58,18 @@ const service = new ProbeService({
   },
   now: () => Date.now(),
 });
+
+/**
+ * After a service-worker restart: every tab's stored state comes back, and a job that was running or
+ * queued when the worker stopped is closed with a "run it again" notice (jobs-recovery.ts); job numbers
+ * continue from the stored ones. Messages and clicks wait for this.
+ */
+const recovered: Promise<void> = chrome.storage.session
+  .get(null)
+  .then((all) => {
+    for (const { tabId, state } of storedStates(all as Record<string, unknown>)) service.restore(tabId, state);
+  })
+  .catch(() => undefined);
 
 async function restoreState(tabId: number | null): Promise<void> {
   if (tabId === null) return;
@@ -96,6 +103,7 @@ function runBench(req: Req<'probe/bench'>): Promise<BenchResult[]> {
 }
 
 async function handle(msg: AnyEnvelope): Promise<unknown> {
+  await recovered;
   switch (msg.type) {
     case 'probe/get-state':
       await restoreState(msg.payload.tabId);
@@ -111,6 +119,30 @@ async function handle(msg: AnyEnvelope): Promise<unknown> {
       return modelInfos();
     case 'probe/bench':
       return runBench(msg.payload);
+    case 'probe/defenses':
+      await restoreState(msg.payload.tabId);
+      return service.defend(msg.payload.tabId);
+    case 'probe/sweep':
+      await restoreState(msg.payload.tabId);
+      return service.sweep(msg.payload.tabId, msg.payload.maxEps, msg.payload.points);
+    case 'probe/transfer':
+      await restoreState(msg.payload.tabId);
+      return service.transfer(msg.payload.tabId);
+    case 'probe/lab-progress':
+      return service.labProgress(msg.payload.tabId);
+    case 'probe/lab-cancel':
+      return service.cancelLab(msg.payload.tabId);
+    case 'probe/export':
+      await restoreState(msg.payload.tabId);
+      return service.exportAdversarial(msg.payload.tabId);
+    case 'probe/adv-training':
+      await restoreState(msg.payload.tabId);
+      return service.adversarialTraining(msg.payload.tabId);
+    case 'probe/user-model':
+      await restoreState(msg.payload.tabId);
+      return service.userModel(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => chooseBackend(chrome.runtime.getURL('wasm/'))));
+    case 'probe/diagnostics':
+      return diagnostics((await chooseBackend(chrome.runtime.getURL('wasm/'))).backend, service.queueStats());
     case 'content/capture':
       throw new ProbeError('FORBIDDEN_SENDER', 'That message is not for the background.');
   }
@@ -147,7 +179,8 @@ chrome.contextMenus.onClicked.addListener((info, tab) => {
   const tabId = tab.id;
   // Open the popup where the browser allows it (needs a user gesture; tests open it as a tab instead).
   chrome.action.openPopup?.().catch(() => undefined);
-  void service.probeImage({ tabId, frameId: info.frameId ?? 0, srcUrl: info.srcUrl, pageUrl: info.pageUrl ?? tab.url ?? '' });
+  const req = { tabId, frameId: info.frameId ?? 0, srcUrl: info.srcUrl, pageUrl: info.pageUrl ?? tab.url ?? '' };
+  void recovered.then(() => service.probeImage(req));
 });
 
 chrome.tabs.onRemoved.addListener((tabId) => {

@@ -3,13 +3,59 @@ import { preprocess, type RgbaImage } from '../core/image/preprocess';
 import { catalogEntry, DEFAULT_MODEL_ID } from '../core/models/catalog';
 import type { Classifier } from '../core/models/types';
 import { attackOne, classifyOne, grayImage, type VaeContext } from '../core/probe';
-import type { AttackChoice, ImageSource, JobProgress, ProbeResult, ProbeState } from '../protocol/types';
+import { magnetCalibrationOf, uncertaintyCalibrationOf, type MagnetCalibrationFile, type UncertaintyCalibrationFile } from '../core/defenses/calibration';
+import type { Ensemble } from '../core/defenses/ensemble';
+import { magnet } from '../core/defenses/magnet';
+import { defendImages, type DefenseSideData } from '../core/lab/defense-pair';
+import { logitSweep } from '../core/lab/sweep';
+import { transferAll } from '../core/lab/transfer';
+import { ADV_TRAINING_STEPS, buildAdvTrainingView } from './adv-training';
+import { buildExportView } from './export';
+import { buildUserModelView, type UserModelLoader } from './user-models';
+import type { UserModelSource } from '../core/lab/user-source';
+import type { UserModelView } from '../protocol/types';
+import type { AdvTrainingView, ExportView } from '../protocol/types';
+import { classifierEntries } from '../core/models/catalog';
+import type { Uncertain, Vae } from '../core/models/types';
+import { nonFiniteField, recoverInterrupted } from './jobs-recovery';
+import type {
+  AttackChoice, CalibratedRate, DefenseReportView, DefenseSide, ImageSource, JobProgress, LabKind, LabProgress, ProbeResult, ProbeState, SweepView, TransferView,
+} from '../protocol/types';
 
 export const DEFAULT_EPS = 0.25;
 /** What a right-click runs: untargeted FGSM at the paper's ε. */
 export const DEFAULT_CHOICE: AttackChoice = { attack: 'fgsm', params: { eps: DEFAULT_EPS }, target: null };
 /** Progress is written to the state (and storage.session) at most this often. */
 export const PROGRESS_EVERY_MS = 100;
+
+/**
+ * How often (ms) a running attack yields to the event loop so that a Cancel message can arrive (checklist row 30).
+ * The attacks yield through a MessageChannel task, which Chromium's service worker runs ahead of extension
+ * messages: with the default 30 ms a message waited ~300 ms during a CW run, with 5 ms ~60 ms (measured in
+ * headless Chromium 156 on wasm; tests/e2e/reliability.test.ts prints the cancel latency).
+ */
+export const ATTACK_YIELD_MS = 5;
+
+/** Images along the ε-sweep returned with the chart. */
+export const SWEEP_STRIP = 7;
+
+/** The defenses' models and calibration files (models/mnist-vae/magnet.json, models/mnist-gpdnn/uncertainty.json). */
+export interface DefenseAssets {
+  readonly vae: Vae;
+  readonly gpdnn: Uncertain;
+  readonly ensemble: Ensemble;
+  readonly magnetFile: MagnetCalibrationFile;
+  readonly uncertaintyFile: UncertaintyCalibrationFile;
+}
+
+/** The shipped MNIST-style classifiers the transfer chart feeds the adversarial to (28×28 digits, any class set). */
+export function transferModelIds(): string[] {
+  return classifierEntries().filter((e) => e.preprocess === 'mnist' && e.dataset !== 'fashion-mnist').map((e) => e.id);
+}
+
+function calibratedRate(f: MagnetCalibrationFile | UncertaintyCalibrationFile): CalibratedRate {
+  return { threshold: f.threshold, fpr: f.fpr, cleanTestRate: f.cleanTestCheck.flagged / f.cleanTestCheck.n, cleanTestN: f.cleanTestCheck.n, consistent: f.cleanTestCheck.consistent };
+}
 
 /** What the service needs from the browser; the extension passes chrome-backed functions, tests pass fakes. */
 export interface ServiceDeps {
@@ -18,6 +64,8 @@ export interface ServiceDeps {
   model(id: string): Promise<Classifier>;
   /** The VAE, its latent classifier and one example per class, for Kos et al.'s attacks. */
   vae?(): Promise<VaeContext>;
+  /** MagNet's VAE, the GPDNN, the ensemble and their calibration files, for the defenses panel. */
+  defenses?(): Promise<DefenseAssets>;
   backend(): Promise<string>;
   /** Mirror of the state for a popup opened after the service worker restarted. */
   persist(tabId: number, state: ProbeState): void;
@@ -41,6 +89,10 @@ export class ProbeService {
   private lastTab: number | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private seq = 0;
+  /** Queue counters for 'probe/diagnostics': jobs waiting or running, finished, and skipped because a newer probe of the same tab replaced them. */
+  private readonly counts = { queued: 0, done: 0, merged: 0 };
+  /** Each tab's running or queued lab computation (defenses, ε-sweep, transfer) and its progress. */
+  private readonly labJobs = new Map<number, { ctl: AbortController; progress: LabProgress }>();
   /** The AbortController of each tab's running or queued attack job. */
   private readonly jobs = new Map<number, { job: number; ctl: AbortController; previous: ProbeResult | null }>();
 
@@ -58,15 +110,20 @@ export class ProbeService {
     return state;
   }
 
-  /** Restore a persisted state (after a service-worker restart). */
+  /** Restore a persisted state (after a service-worker restart): a job that was running or queued is closed with a "run it again" notice (jobs-recovery.ts). */
   restore(tabId: number, state: ProbeState): void {
-    if (this.tabs.has(tabId)) return;
     this.seq = Math.max(this.seq, state.job);
+    if (this.tabs.has(tabId)) return;
     const input = state.result ? Float32Array.from(state.result.input.pixels) : null;
-    const status = state.status === 'running' ? 'error' : state.status;
-    const error = state.status === 'running' ? { code: 'CANCELLED' as const, message: 'The extension restarted during the job; probe the image again.' } : state.error;
-    this.tabs.set(tabId, { state: { ...state, status, error, stage: null, progress: null }, input });
+    const recovered = recoverInterrupted(state);
+    this.tabs.set(tabId, { state: recovered, input });
+    if (recovered !== state) this.deps.persist(tabId, recovered);
     if (this.lastTab === null) this.lastTab = tabId;
+  }
+
+  /** Queue counters and the last job number, for 'probe/diagnostics'. */
+  queueStats(): { queued: number; done: number; merged: number; lastJob: number } {
+    return { ...this.counts, lastJob: this.seq };
   }
 
   getState(tabId: number | null): ProbeState {
@@ -79,7 +136,11 @@ export class ProbeService {
   }
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(job, job);
+    this.counts.queued++;
+    const run = this.queue.then(job, job).finally(() => {
+      this.counts.queued--;
+      this.counts.done++;
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -89,14 +150,24 @@ export class ProbeService {
     const modelId = req.modelId ?? this.tabs.get(req.tabId)?.state.modelId ?? DEFAULT_MODEL_ID;
     this.lastTab = req.tabId;
     const jobId = ++this.seq;
-    // A new image: the previous result is not shown while this one runs.
+    // A new image: the previous result is not shown while this one runs, and the tab's running attack stops.
+    this.jobs.get(req.tabId)?.ctl.abort();
     this.set(req.tabId, { status: 'running', job: jobId, stage: 'capturing the image', error: null, result: null, modelId, progress: null }, null, null);
     return this.enqueue(async () => {
+      // A newer probe of this tab was queued behind this one: its result would replace this one unseen, so skip it (merged).
+      const now = this.tabs.get(req.tabId)?.state;
+      if (now && now.job !== jobId) {
+        this.counts.merged++;
+        return now;
+      }
       try {
         const { image, source } = await this.deps.capture(req);
+        if (this.tabs.get(req.tabId)?.state.job !== jobId) return this.getState(req.tabId);
         this.set(req.tabId, { stage: 'classifying' }, undefined, image);
         return await this.analyse(req.tabId, jobId, modelId, image, source, DEFAULT_CHOICE);
       } catch (e) {
+        const current = this.tabs.get(req.tabId)?.state;
+        if (current && current.job !== jobId) return current;
         return this.set(req.tabId, { status: 'error', stage: null, progress: null, error: toErrorInfo(e) });
       }
     });
@@ -185,7 +256,9 @@ export class ProbeService {
     }
     const [h, w] = model.inputShape;
     const prediction = await classifyOne(model, input);
-    this.set(tabId, { stage: `attacking (${choice.attack})`, backend });
+    // Only the tab's newest job writes its state (a superseded one must not show its result as the newer job's).
+    const mine = (): boolean => this.tabs.get(tabId)?.state.job === jobId;
+    if (mine()) this.set(tabId, { stage: `attacking (${choice.attack})`, backend });
     const vae = choice.attack.startsWith('vae-') ? await this.vaeContext() : undefined;
     let lastProgress = 0;
     const onProgress = (p: { done: number; total: number; phase?: string; info?: Readonly<Record<string, number>> }): void => {
@@ -195,7 +268,7 @@ export class ProbeService {
       const progress: JobProgress = { done: p.done, total: p.total, phase: p.phase ?? null, info: p.info ? { ...p.info } : null };
       if (this.tabs.get(tabId)?.state.job === jobId) this.set(tabId, { progress });
     };
-    const attack = await attackOne(model, input, prediction, choice, { signal, onProgress }, vae);
+    const attack = await attackOne(model, input, prediction, choice, { signal, onProgress, yieldEveryMs: ATTACK_YIELD_MS }, vae);
     const result: ProbeResult = {
       id: `${jobId}`,
       source,
@@ -208,6 +281,12 @@ export class ProbeService {
       attack,
       createdAt: this.deps.now(),
     };
+    // Checklist row 25: NaN or ±∞ anywhere (an overflowing loss, a broken backend) stops the job with a message; never shown as an image.
+    const bad = nonFiniteField(result);
+    if (bad !== null) {
+      throw new ProbeError('INTERNAL', `The ${choice.attack} attack produced a non-finite number (${bad}); nothing is shown. Try smaller parameters (c, learning rate) or another image.`);
+    }
+    if (!mine()) return this.tabs.get(tabId)?.state ?? idleState(tabId);
     return this.set(tabId, { status: 'done', stage: null, progress: null, result, error: null, backend, modelId }, input);
   }
 
@@ -216,7 +295,164 @@ export class ProbeService {
     return this.deps.vae();
   }
 
+  /** Progress of the tab's running or queued lab computation (kind null: none). */
+  labProgress(tabId: number | null): LabProgress {
+    const id = tabId ?? this.lastTab;
+    return (id !== null ? this.labJobs.get(id)?.progress : undefined) ?? { kind: null, done: 0, total: 0, phase: null };
+  }
+
+  /** Cancel the tab's lab computation: its request fails with CANCELLED. */
+  cancelLab(tabId: number | null): LabProgress {
+    const id = tabId ?? this.lastTab;
+    const job = id !== null ? this.labJobs.get(id) : undefined;
+    job?.ctl.abort();
+    return job ? { ...job.progress, phase: 'cancelling' } : this.labProgress(id);
+  }
+
+  /** The tab's current result and its full-precision input, or NO_RESULT. */
+  private current(tabId: number | null): { id: number; result: ProbeResult; input: Float32Array } {
+    const id = tabId ?? this.lastTab;
+    const entry = id === null ? undefined : this.tabs.get(id);
+    if (id === null || !entry?.state.result || !entry.input) {
+      throw new ProbeError('NO_RESULT', 'Probe an image first: right-click it and choose “Probe this image”.');
+    }
+    return { id, result: entry.state.result, input: entry.input };
+  }
+
+  /** Queue a lab computation for a tab (replacing its previous one); `work` reports progress and checks the signal. */
+  private runLab<T>(tabId: number | null, kind: LabKind, total: number, work: (c: { id: number; result: ProbeResult; input: Float32Array }, signal: AbortSignal, report: (done: number, phase: string) => void) => Promise<T>): Promise<T> {
+    let cur: { id: number; result: ProbeResult; input: Float32Array };
+    try {
+      cur = this.current(tabId);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = cur.id;
+    this.labJobs.get(id)?.ctl.abort();
+    const ctl = new AbortController();
+    const job = { ctl, progress: { kind, done: 0, total, phase: 'queued' } as LabProgress };
+    this.labJobs.set(id, job);
+    const report = (done: number, phase: string): void => {
+      job.progress = { kind, done, total, phase };
+    };
+    return this.enqueue(async () => {
+      try {
+        if (ctl.signal.aborted) throw new ProbeError('CANCELLED', 'Cancelled.');
+        return await work(cur, ctl.signal, report);
+      } finally {
+        if (this.labJobs.get(id) === job) this.labJobs.delete(id);
+      }
+    });
+  }
+
+  /** MagNet, GPDNN uncertainty and the ensemble vote on the tab's clean image and its current adversarial. */
+  defend(tabId: number | null): Promise<DefenseReportView> {
+    return this.runLab(tabId, 'defenses', 3, async ({ result, input }, signal, report) => {
+      if (catalogEntry(result.modelId)?.dataset === 'fashion-mnist' || input.length !== 28 * 28) {
+        throw new ProbeError('BAD_INPUT', 'The defenses (MagNet, GPDNN, ensemble) are MNIST models: pick an MNIST model and run an attack first.');
+      }
+      if (!this.deps.defenses) throw new ProbeError('MODEL_NOT_FOUND', 'The defense models are not available in this build.');
+      const t0 = performance.now();
+      report(0, 'loading the defense models');
+      const [assets, reformer, backend] = await Promise.all([this.deps.defenses(), this.deps.model(result.modelId), this.deps.backend()]);
+      if (signal.aborted) throw new ProbeError('CANCELLED', 'The defenses check was cancelled.');
+      report(1, 'running MagNet, the GPDNN and the ensemble');
+      const mg = magnet(assets.vae, reformer, magnetCalibrationOf(assets.magnetFile));
+      const [clean, adv] = await defendImages(
+        { magnet: mg, gpdnn: assets.gpdnn, gpCalibration: uncertaintyCalibrationOf(assets.uncertaintyFile), ensemble: assets.ensemble },
+        [input, Float32Array.from(result.attack.adversarial.pixels)],
+        signal,
+      );
+      report(3, 'done');
+      const side = (d: DefenseSideData): DefenseSide => ({
+        magnet: {
+          score: d.magnet.score, flagged: d.magnet.flagged,
+          reformed: { label: d.magnet.reformedLabel, className: reformer.classNames[d.magnet.reformedLabel] ?? String(d.magnet.reformedLabel), probs: d.magnet.reformedProbs },
+        },
+        gp: d.gp,
+        ensemble: { votes: d.ensemble.votes, majority: d.ensemble.majority, agreement: d.ensemble.agreement, members: d.ensemble.members },
+      });
+      return {
+        resultId: result.id, modelId: result.modelId, attack: result.attack.choice.attack,
+        magnet: { vae: assets.vae.id, metric: assets.magnetFile.metric, ...calibratedRate(assets.magnetFile) },
+        gp: { model: assets.gpdnn.id, ...calibratedRate(assets.uncertaintyFile) },
+        ensemble: { model: assets.ensemble.id },
+        classNames: [...assets.gpdnn.classNames],
+        clean: side(clean), adversarial: side(adv), backend, ms: performance.now() - t0,
+      };
+    });
+  }
+
+  /** Goodfellow et al. fig. 4 for the tab's model and clean image: logits along sign(∇ₓJ), ε in [−maxEps, maxEps]. */
+  sweep(tabId: number | null, maxEps: number, points: number): Promise<SweepView> {
+    return this.runLab(tabId, 'sweep', 2, async ({ result, input }, signal, report) => {
+      const t0 = performance.now();
+      report(0, 'loading the model');
+      const [model, backend] = await Promise.all([this.deps.model(result.modelId), this.deps.backend()]);
+      if (signal.aborted) throw new ProbeError('CANCELLED', 'The ε-sweep was cancelled.');
+      report(1, `${points} points, one batched forward pass`);
+      const d = await logitSweep(model, input, result.prediction.label, { maxEps, points, strip: SWEEP_STRIP });
+      const [h, w] = model.inputShape;
+      return {
+        resultId: result.id, modelId: result.modelId, classNames: [...model.classNames], label: d.label, eps: d.eps, logits: d.logits, predicted: d.predicted,
+        strip: d.stripIndex.map((i, j) => ({ eps: d.eps[i], predicted: d.predicted[i], image: grayImage(d.strip[j], w, h) })),
+        backend, ms: performance.now() - t0,
+      };
+    });
+  }
+
+  /** The tab's current adversarial fed to every shipped MNIST classifier. */
+  transfer(tabId: number | null): Promise<TransferView> {
+    const ids = transferModelIds();
+    return this.runLab(tabId, 'transfer', ids.length, async ({ result, input }, signal, report) => {
+      if (catalogEntry(result.modelId)?.dataset === 'fashion-mnist' || input.length !== 28 * 28) {
+        throw new ProbeError('BAD_INPUT', 'The transfer chart feeds the adversarial to the MNIST models: pick an MNIST model and run an attack first.');
+      }
+      const t0 = performance.now();
+      const backend = await this.deps.backend();
+      const rows = await transferAll(ids, (m) => this.deps.model(m), input, Float32Array.from(result.attack.adversarial.pixels), {
+        signal, onProgress: (done, _total, m) => report(done, m),
+      });
+      return {
+        resultId: result.id, modelId: result.modelId, attack: result.attack.choice.attack,
+        rows: rows.map((r) => ({
+          modelId: r.modelId, title: catalogEntry(r.modelId)?.title ?? r.modelId, cleanClass: r.cleanClass, advClass: r.advClass,
+          advConfidence: r.advConfidence, fooled: r.fooled, source: r.modelId === result.modelId,
+        })),
+        backend, ms: performance.now() - t0,
+      };
+    });
+  }
+
+  /** The tab's adversarial as an 8-bit PNG at model resolution that still fools the model if any rounding does (re-classified). */
+  exportAdversarial(tabId: number | null): Promise<ExportView> {
+    return this.runLab(tabId, 'export', 2, async ({ result, input }, signal, report) => {
+      report(0, 'loading the model');
+      const [model, backend] = await Promise.all([this.deps.model(result.modelId), this.deps.backend()]);
+      if (signal.aborted) throw new ProbeError('CANCELLED', 'The export was cancelled.');
+      report(1, 'rounding to 8 bits and re-classifying');
+      return buildExportView(model, result, input, backend);
+    });
+  }
+
+  /** The tab's image and attack against mnist-maxout vs mnist-maxout-adv (and mnist-lr-3v7 vs -adv for a 3 or 7). */
+  adversarialTraining(tabId: number | null): Promise<AdvTrainingView> {
+    return this.runLab(tabId, 'adversarial-training', ADV_TRAINING_STEPS, async ({ result, input }, signal, report) =>
+      buildAdvTrainingView((m) => this.deps.model(m), result, input, await this.deps.backend(), signal, report));
+  }
+
+  /** The tab's page image and attack on a model the user brought (`loader` fetches and loads it). */
+  userModel(tabId: number | null, source: UserModelSource, loader: UserModelLoader): Promise<UserModelView> {
+    return this.runLab(tabId, 'user-model', 4, async ({ id, result }, signal, report) => {
+      const image = this.tabs.get(id)?.image ?? null;
+      if (!image) throw new ProbeError('NO_RESULT', 'The extension restarted since this image was probed: right-click it and probe it again.');
+      return buildUserModelView(loader, source, result, image, await this.deps.backend(), signal, report);
+    });
+  }
+
   forgetTab(tabId: number): void {
+    this.labJobs.get(tabId)?.ctl.abort();
+    this.labJobs.delete(tabId);
     this.tabs.delete(tabId);
     if (this.lastTab === tabId) this.lastTab = null;
   }

@@ -2,15 +2,18 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { AttackChoice, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
 import { ErrorView } from './components/ErrorView';
 import { JobProgress } from './components/JobProgress';
+import { Lab } from './components/Lab';
 import { ResultView } from './components/ResultView';
 import { StatusView } from './components/StatusView';
-import type { Connector } from './connector';
+import type { Connector, LabConnector } from './connector';
 import { type ShownError, shownErrorOf, shownErrorOfState } from './errors';
 
 export const POLL_MS = 250;
 
 export interface AppProps {
   readonly connector: Connector;
+  /** The lab computations (defenses, ε-sweep, transfer); without it the lab is not shown. */
+  readonly lab?: LabConnector;
   /** How often to poll while a probe is running (tests shorten it). */
   readonly pollMs?: number;
 }
@@ -28,7 +31,7 @@ function checkState(v: unknown): ProbeState {
 }
 
 /** The popup. Talks to the extension only through `connector`; never throws. */
-export function App({ connector, pollMs = POLL_MS }: AppProps) {
+export function App({ connector, lab, pollMs = POLL_MS }: AppProps) {
   const [state, setState] = useState<ProbeState | null>(null);
   const [failure, setFailure] = useState<ShownError | null>(null);
   /** A runAttack request is waiting for its answer. */
@@ -164,15 +167,18 @@ export function App({ connector, pollMs = POLL_MS }: AppProps) {
         if (state.result) {
           const running = state.status === 'running';
           return (
-            <ResultView
-              result={state.result}
-              backend={state.backend}
-              modelId={state.modelId}
-              busy={running || busy}
-              stale={running}
-              models={models}
-              onRunAttack={(choice, m) => void runAttack(choice, m)}
-            />
+            <>
+              <ResultView
+                result={state.result}
+                backend={state.backend}
+                modelId={state.modelId}
+                busy={running || busy}
+                stale={running}
+                models={models}
+                onRunAttack={(choice, m) => void runAttack(choice, m)}
+              />
+              {lab && <Lab lab={lab} resultId={state.result.id} result={state.result} busy={running || busy} pollMs={pollMs} />}
+            </>
           );
         }
         return state.status === 'done' ? <Idle /> : null;

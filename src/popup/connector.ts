@@ -1,4 +1,6 @@
-import type { AttackChoice, ModelInfo, ProbeState } from '../protocol/types';
+import type { UserModelSource } from '../core/lab/user-source';
+import type { UserModelView } from '../protocol/types';
+import type { AdvTrainingView, AttackChoice, DefenseReportView, ExportView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from '../protocol/types';
 
 /** Everything the popup needs from the rest of the extension. The UI talks only to this. */
 export interface Connector {
@@ -8,4 +10,24 @@ export interface Connector {
   /** Cancel the running attack (the previous result stays). */
   cancel(): Promise<ProbeState>;
   listModels(): Promise<ModelInfo[]>;
+}
+
+/** The lab computations on the current probe (defenses, ε-sweep, transfer), one at a time per tab. */
+export interface LabConnector {
+  /** MagNet, GPDNN uncertainty and the ensemble vote on the current image and its adversarial. */
+  defend(): Promise<DefenseReportView>;
+  /** The current model's logits along the FGSM direction, ε from −maxEps to +maxEps (odd `points`). */
+  sweep(req: { readonly maxEps: number; readonly points: number }): Promise<SweepView>;
+  /** The current adversarial fed to every shipped MNIST classifier. */
+  transfer(): Promise<TransferView>;
+  /** Progress of the running lab computation. */
+  labProgress(): Promise<LabProgress>;
+  /** Cancel the running lab computation (its request fails with CANCELLED). */
+  cancelLab(): Promise<LabProgress>;
+  /** The current adversarial as an 8-bit PNG at model resolution, re-classified (which rounding held). */
+  exportAdversarial(): Promise<ExportView>;
+  /** The current image and attack against mnist-maxout vs mnist-maxout-adv (and mnist-lr-3v7 vs -adv). */
+  adversarialTraining(): Promise<AdvTrainingView>;
+  /** Load a user model (URL + description, or MobileNet v2 after consent) and run the current image and attack on it. */
+  userModel(source: UserModelSource): Promise<UserModelView>;
 }

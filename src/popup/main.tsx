@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { App } from './App';
-import type { Connector } from './connector';
+import type { Connector, LabConnector } from './connector';
 import { createRuntimeConnector } from './runtime-connector';
 import { resolveTabId } from './tab-id';
 
@@ -8,7 +8,7 @@ function inExtension(): boolean {
   return typeof chrome !== 'undefined' && typeof chrome.runtime?.id === 'string';
 }
 
-async function makeConnector(): Promise<Connector> {
+async function makeConnector(): Promise<Connector & LabConnector> {
   if (!inExtension()) {
     // Opened outside the extension (e.g. the vite dev server): an in-memory connector,
     // `?mock=running|error|idle|done`, so the UI can be worked on without Chrome. Attacks run
@@ -16,7 +16,7 @@ async function makeConnector(): Promise<Connector> {
     const { createMockConnector } = await import('./mock-connector');
     const mode = new URLSearchParams(location.search).get('mock');
     const status = mode === 'running' || mode === 'error' || mode === 'idle' ? mode : 'done';
-    return createMockConnector({ status, runningPolls: status === 'running' ? 8 : undefined, attackPolls: 12, latencyMs: 150 });
+    return createMockConnector({ status, runningPolls: status === 'running' ? 8 : undefined, attackPolls: 12, labPolls: 6, latencyMs: 150 });
   }
   const tabId = await resolveTabId(location.search, (info) => chrome.tabs.query(info));
   return createRuntimeConnector(tabId);
@@ -25,7 +25,8 @@ async function makeConnector(): Promise<Connector> {
 async function main(): Promise<void> {
   const root = document.getElementById('app');
   if (!root) throw new Error('popup: #app is missing');
-  render(<App connector={await makeConnector()} />, root);
+  const connector = await makeConnector();
+  render(<App connector={connector} lab={connector} />, root);
 }
 
 void main();

@@ -5,8 +5,11 @@
  */
 import { attackMeta, resolveParams } from '../core/attacks/specs';
 import { ProbeError, type ErrorInfo } from '../core/errors';
-import type { AttackChoice, AttackOutcome, AttackParamValues, ModelInfo, ProbeResult, ProbeState, ProbeStatus } from '../protocol/types';
-import type { Connector } from './connector';
+import type { AttackChoice, AttackOutcome, AttackParamValues, LabKind, LabProgress, ModelInfo, ProbeResult, ProbeState, ProbeStatus } from '../protocol/types';
+import type { Connector, LabConnector } from './connector';
+import { mockDefenses, mockSweep, mockTransfer, MOCK_TRANSFER_MODELS } from './mock-lab';
+import { mockAdvTraining, mockExport, mockUserModel } from './mock-lab2';
+import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
 import { mockAttack, mockProgress } from './mock-attacks';
 import { MOCK_CLASS_NAMES, mockInput, mockPredict } from './mock-model';
 
@@ -19,7 +22,15 @@ export type MockCall =
   | { readonly method: 'getState' }
   | { readonly method: 'runAttack'; readonly choice: AttackChoice & { readonly modelId: string } }
   | { readonly method: 'cancel' }
-  | { readonly method: 'listModels' };
+  | { readonly method: 'listModels' }
+  | { readonly method: 'defend' }
+  | { readonly method: 'sweep'; readonly maxEps: number; readonly points: number }
+  | { readonly method: 'transfer' }
+  | { readonly method: 'labProgress' }
+  | { readonly method: 'cancelLab' }
+  | { readonly method: 'exportAdversarial' }
+  | { readonly method: 'adversarialTraining' }
+  | { readonly method: 'userModel'; readonly source: UserModelSource };
 
 export type MockMethod = MockCall['method'];
 
@@ -60,11 +71,16 @@ export interface MockConnectorOptions {
   readonly inverted?: boolean;
   /** Delay of every call, in ms (default 0: answers on the next microtask). */
   readonly latencyMs?: number;
+  /**
+   * Lab requests (defend, sweep, transfer) answer after this many labProgress calls, which report
+   * progress meanwhile; Infinity: only cancelLab ends them (with CANCELLED). Default: at once.
+   */
+  readonly labPolls?: number;
   /** Values to throw instead of answering, per method. */
   readonly throws?: { readonly [M in MockMethod]?: unknown };
 }
 
-export interface MockConnector extends Connector {
+export interface MockConnector extends Connector, LabConnector {
   /** Every call, in order. */
   readonly calls: MockCall[];
   /** The last state returned (by any method); null before the first. */
@@ -101,6 +117,9 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
   let job: AttackJob | null = null;
   /** Error shown with a done state (after a cancel). */
   let doneError: ErrorInfo | null = null;
+
+  /** The pending lab request (labPolls > 0), settled by labProgress or cancelLab. */
+  let lab: { kind: LabKind; total: number; polls: number; settle: () => void; fail: (e: unknown) => void } | null = null;
 
   const input = mockInput(digit);
   const createdAt = Date.now();
@@ -283,5 +302,93 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
       calls.push({ method: 'listModels' });
       return answer('listModels', (): ModelInfo[] => models.map((m) => ({ ...m })));
     },
+    defend() {
+      calls.push({ method: 'defend' });
+      return labAnswer('defend', 'defenses', 3, () => {
+        const r = result();
+        return mockDefenses(r.id, r.modelId, r.attack.choice.attack, r.input, r.attack.adversarial);
+      });
+    },
+    sweep({ maxEps, points }) {
+      calls.push({ method: 'sweep', maxEps, points });
+      return labAnswer('sweep', 'sweep', 2, () => {
+        if (!(maxEps > 0 && maxEps <= 2) || !Number.isInteger(points) || points < 3 || points > 101 || points % 2 === 0) {
+          throw new ProbeError('BAD_MESSAGE', 'maxEps must be in (0, 2] and points an odd integer in [3, 101]');
+        }
+        const r = result();
+        return mockSweep(r.id, r.modelId, r.input, maxEps, points);
+      });
+    },
+    transfer() {
+      calls.push({ method: 'transfer' });
+      return labAnswer('transfer', 'transfer', MOCK_TRANSFER_MODELS.length, () => {
+        const r = result();
+        return mockTransfer(r.id, r.modelId, r.attack.choice.attack, r.input, r.attack.adversarial);
+      });
+    },
+    exportAdversarial() {
+      calls.push({ method: 'exportAdversarial' });
+      return labAnswer('exportAdversarial', 'export', 2, () => mockExport(result()));
+    },
+    adversarialTraining() {
+      calls.push({ method: 'adversarialTraining' });
+      return labAnswer('adversarialTraining', 'adversarial-training', 6, () => mockAdvTraining(result()));
+    },
+    userModel(source) {
+      calls.push({ method: 'userModel', source });
+      return labAnswer('userModel', 'user-model', 4, () => mockUserModel(result(), checkUserModelSource(source, 'BAD_MESSAGE')));
+    },
+    labProgress() {
+      calls.push({ method: 'labProgress' });
+      return answer('labProgress', (): LabProgress => {
+        if (!lab) return { kind: null, done: 0, total: 0, phase: null };
+        const l = lab;
+        l.polls++;
+        const planned = opts.labPolls ?? 0;
+        const p: LabProgress = {
+          kind: l.kind,
+          done: Number.isFinite(planned) ? Math.min(l.total, Math.floor((l.total * l.polls) / planned)) : Math.min(l.total - 1, Math.floor(l.polls / 2)),
+          total: l.total,
+          phase: `step ${l.polls}`,
+        };
+        if (l.polls >= planned) l.settle();
+        return p;
+      });
+    },
+    cancelLab() {
+      calls.push({ method: 'cancelLab' });
+      return answer('cancelLab', (): LabProgress => {
+        const l = lab;
+        if (!l) return { kind: null, done: 0, total: 0, phase: null };
+        l.fail(new ProbeError('CANCELLED', 'The lab computation was cancelled.'));
+        return { kind: l.kind, done: 0, total: l.total, phase: 'cancelling' };
+      });
+    },
   };
+
+  /** A lab answer: at once, or (labPolls) after that many labProgress calls; only one at a time (a new one cancels the old). */
+  async function labAnswer<T>(method: MockMethod, kind: LabKind, total: number, make: () => T): Promise<T> {
+    await answer(method, () => undefined);
+    if (status !== 'done') throw new ProbeError('NO_RESULT', 'Nothing has been probed in this tab yet.');
+    if (!opts.labPolls) return make();
+    lab?.fail(new ProbeError('CANCELLED', 'Replaced by a newer lab request.'));
+    return new Promise<T>((resolve, reject) => {
+      const mine = {
+        kind, total, polls: 0,
+        settle: () => {
+          if (lab === mine) lab = null;
+          try {
+            resolve(make());
+          } catch (e) {
+            reject(e);
+          }
+        },
+        fail: (e: unknown) => {
+          if (lab === mine) lab = null;
+          reject(e);
+        },
+      };
+      lab = mine;
+    });
+  }
 }

@@ -1,6 +1,6 @@
 import { ProbeError, isErrorCode } from '../core/errors';
 import type { Envelope, MessageType, Reply, Req, Res } from '../protocol/messages';
-import type { Connector } from './connector';
+import type { Connector, LabConnector } from './connector';
 
 /** Sends one envelope and resolves with the raw reply (unknown: it is checked here). */
 export type SendMessage = (envelope: Envelope) => Promise<unknown>;
@@ -44,7 +44,7 @@ export function unwrapReply<T extends MessageType>(raw: unknown): Res<T> {
  * The popup's Connector in the extension: runtime messages to the background for tab `tabId`
  * (null: the most recent probe). `sendMessage` is replaceable for tests.
  */
-export function createRuntimeConnector(tabId: number | null, sendMessage: SendMessage = chromeSend): Connector {
+export function createRuntimeConnector(tabId: number | null, sendMessage: SendMessage = chromeSend): Connector & LabConnector {
   async function send<T extends MessageType>(type: T, payload: Req<T>): Promise<Res<T>> {
     const envelope: Envelope<T> = { type, payload };
     let raw: unknown;
@@ -61,5 +61,13 @@ export function createRuntimeConnector(tabId: number | null, sendMessage: SendMe
     runAttack: ({ attack, params, target, modelId }) => send('probe/run-attack', { tabId, modelId, attack, params, target }),
     cancel: () => send('probe/cancel', { tabId }),
     listModels: () => send('probe/list-models', {}),
+    defend: () => send('probe/defenses', { tabId }),
+    sweep: ({ maxEps, points }) => send('probe/sweep', { tabId, maxEps, points }),
+    transfer: () => send('probe/transfer', { tabId }),
+    labProgress: () => send('probe/lab-progress', { tabId }),
+    cancelLab: () => send('probe/lab-cancel', { tabId }),
+    exportAdversarial: () => send('probe/export', { tabId }),
+    adversarialTraining: () => send('probe/adv-training', { tabId }),
+    userModel: (source) => send('probe/user-model', { tabId, source }),
   };
 }

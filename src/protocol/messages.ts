@@ -1,7 +1,10 @@
 import { ProbeError, type ErrorInfo } from '../core/errors';
 import { attackMeta, resolveParams } from '../core/attacks/specs';
 import { isWorkload, type BenchResult, type Workload } from '../core/bench';
-import type { AttackChoice, CaptureResponse, ModelInfo, ProbeState } from './types';
+import { SWEEP_LIMITS } from '../core/lab/sweep-common';
+import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
+import type { UserModelView } from './types';
+import type { AdvTrainingView, AttackChoice, CaptureResponse, DefenseReportView, ExportView, DiagnosticsView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from './types';
 
 /** Largest side, in pixels, of an image sent from the page to the extension. */
 export const MAX_CAPTURE_SIDE = 512;
@@ -32,6 +35,24 @@ export interface MessageMap {
     res: BenchResult[];
     from: 'extension-page';
   };
+  /** Popup → background: MagNet, GPDNN uncertainty and the ensemble vote on the tab's image and its adversarial. */
+  'probe/defenses': { req: { tabId: number | null }; res: DefenseReportView; from: 'extension-page' };
+  /** Popup → background: the tab's model's logits along the FGSM direction, ε from −maxEps to +maxEps (odd `points`). */
+  'probe/sweep': { req: { tabId: number | null; maxEps: number; points: number }; res: SweepView; from: 'extension-page' };
+  /** Popup → background: the tab's adversarial fed to every shipped MNIST classifier. */
+  'probe/transfer': { req: { tabId: number | null }; res: TransferView; from: 'extension-page' };
+  /** Popup → background: progress of the tab's running lab computation. */
+  'probe/lab-progress': { req: { tabId: number | null }; res: LabProgress; from: 'extension-page' };
+  /** Popup → background: cancel the tab's running or queued lab computation. */
+  'probe/lab-cancel': { req: { tabId: number | null }; res: LabProgress; from: 'extension-page' };
+  /** Popup → background: the tab's adversarial rounded to 8 bits (still adversarial if it can be) as a PNG at model resolution. */
+  'probe/export': { req: { tabId: number | null }; res: ExportView; from: 'extension-page' };
+  /** Popup → background: the tab's image and attack against mnist-maxout vs mnist-maxout-adv (and mnist-lr-3v7 vs -adv). */
+  'probe/adv-training': { req: { tabId: number | null }; res: AdvTrainingView; from: 'extension-page' };
+  /** Popup → background: load a user model (URL + description, or MobileNet v2 after consent) and run the tab's image and attack on it. */
+  'probe/user-model': { req: { tabId: number | null; source: UserModelSource }; res: UserModelView; from: 'extension-page' };
+  /** Extension page → background: backend, live tensors, memory and job-queue counters (tests assert tensors return to baseline). */
+  'probe/diagnostics': { req: Record<string, never>; res: DiagnosticsView; from: 'extension-page' };
   /** Background → content script: capture the right-clicked image's pixels. */
   'content/capture': { req: { srcUrl: string; maxSide: number }; res: CaptureResponse; from: 'background' };
 }
@@ -122,6 +143,47 @@ const validators: { [T in MessageType]: Validator<T> } = {
     if (!Array.isArray(labels) || labels.length !== BENCH_IMAGES || !labels.every((v) => Number.isInteger(v) && v >= 0 && v <= 9)) bad(`labels must be ${BENCH_IMAGES} digits`);
     return { workloads: workloads as Workload[], runs: r, imagesBase64, labels: labels as number[] };
   },
+  'probe/defenses': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
+  'probe/sweep': (p) => {
+    onlyKeys(p, ['tabId', 'maxEps', 'points']);
+    const { maxEps, points } = p;
+    if (typeof maxEps !== 'number' || !Number.isFinite(maxEps) || maxEps <= 0 || maxEps > SWEEP_LIMITS.maxEps) bad(`maxEps must be a number in (0, ${SWEEP_LIMITS.maxEps}]`);
+    if (typeof points !== 'number' || !Number.isInteger(points) || points < SWEEP_LIMITS.minPoints || points > SWEEP_LIMITS.maxPoints || points % 2 === 0) {
+      bad(`points must be an odd integer in [${SWEEP_LIMITS.minPoints}, ${SWEEP_LIMITS.maxPoints}]`);
+    }
+    return { tabId: tabIdOf(p), maxEps, points };
+  },
+  'probe/transfer': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
+  'probe/lab-progress': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
+  'probe/lab-cancel': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
+  'probe/export': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
+  'probe/adv-training': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
+  'probe/user-model': (p) => {
+    onlyKeys(p, ['tabId', 'source']);
+    return { tabId: tabIdOf(p), source: checkUserModelSource(p.source, 'BAD_MESSAGE') };
+  },
+  'probe/diagnostics': (p) => {
+    onlyKeys(p, []);
+    return {};
+  },
   'content/capture': (p) => {
     onlyKeys(p, ['srcUrl', 'maxSide']);
     const { srcUrl, maxSide } = p;
@@ -140,6 +202,15 @@ export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/cancel': 'extension-page',
   'probe/list-models': 'extension-page',
   'probe/bench': 'extension-page',
+  'probe/defenses': 'extension-page',
+  'probe/sweep': 'extension-page',
+  'probe/transfer': 'extension-page',
+  'probe/lab-progress': 'extension-page',
+  'probe/lab-cancel': 'extension-page',
+  'probe/export': 'extension-page',
+  'probe/adv-training': 'extension-page',
+  'probe/user-model': 'extension-page',
+  'probe/diagnostics': 'extension-page',
   'content/capture': 'background',
 };
 

@@ -132,3 +132,214 @@ export interface CapturedImage {
 export type CaptureResponse =
   | { readonly ok: true; readonly image: CapturedImage }
   | { readonly ok: false; readonly error: ErrorInfo };
+
+/** A calibrated flag's stated false-positive rate beside the rate measured on clean test images (from the calibration JSON). */
+export interface CalibratedRate {
+  readonly threshold: number;
+  /** The stated rate the threshold was calibrated for on validation images. */
+  readonly fpr: number;
+  /** Fraction of clean test images flagged, and how many were tested. */
+  readonly cleanTestRate: number;
+  readonly cleanTestN: number;
+  /** Does the clean test rate bear out the stated rate (exact binomial test of the file)? */
+  readonly consistent: boolean;
+}
+
+/** What the defenses make of one image (the defenses panel: one column each for clean and adversarial). */
+export interface DefenseSide {
+  /** MagNet: reconstruction error, flagged (> threshold), and the reformer's prediction on the reconstruction. */
+  readonly magnet: { readonly score: number; readonly flagged: boolean; readonly reformed: Prediction };
+  /** GPDNN: predictive mean and Var[f] per class, entropy (nats), unsure (> threshold). */
+  readonly gp: { readonly label: number; readonly probs: number[]; readonly variance: number[]; readonly entropy: number; readonly unsure: boolean };
+  /** Ensemble: votes per class, majority, agreement = votes[majority]/members. */
+  readonly ensemble: { readonly votes: number[]; readonly majority: number; readonly agreement: number; readonly members: number };
+}
+
+/** The defenses on the tab's current image and its current adversarial. */
+export interface DefenseReportView {
+  readonly resultId: string;
+  /** The tab's model: MagNet's reformer. */
+  readonly modelId: string;
+  /** The attack that made the adversarial. */
+  readonly attack: string;
+  readonly magnet: { readonly vae: string; readonly metric: string } & CalibratedRate;
+  readonly gp: { readonly model: string } & CalibratedRate;
+  readonly ensemble: { readonly model: string };
+  /** Class names of the GPDNN and the ensemble (MNIST digits). */
+  readonly classNames: string[];
+  readonly clean: DefenseSide;
+  readonly adversarial: DefenseSide;
+  readonly backend: string;
+  readonly ms: number;
+}
+
+/** Goodfellow et al. fig. 4: the tab's model's logits along sign(∇ₓJ) for ε in [−max, max]. */
+export interface SweepView {
+  readonly resultId: string;
+  readonly modelId: string;
+  readonly classNames: string[];
+  /** The original prediction (the "correct" class of the chart). */
+  readonly label: number;
+  readonly eps: number[];
+  readonly logits: number[][];
+  readonly predicted: number[];
+  /** Images along the sweep (unclipped values; drawn clamped), with their ε. */
+  readonly strip: { readonly eps: number; readonly predicted: number; readonly image: GrayImage }[];
+  readonly backend: string;
+  readonly ms: number;
+}
+
+/** One shipped MNIST classifier's verdict on the current adversarial. */
+export interface TransferRowView {
+  readonly modelId: string;
+  readonly title: string;
+  readonly cleanClass: string;
+  readonly advClass: string;
+  readonly advConfidence: number;
+  readonly fooled: boolean;
+  /** The model the adversarial was crafted on. */
+  readonly source: boolean;
+}
+
+/** The current adversarial fed to every shipped MNIST classifier. */
+export interface TransferView {
+  readonly resultId: string;
+  readonly modelId: string;
+  readonly attack: string;
+  readonly rows: TransferRowView[];
+  readonly backend: string;
+  readonly ms: number;
+}
+
+/** Which lab computation a 'probe/lab' request runs. */
+export type LabKind = 'defenses' | 'sweep' | 'transfer' | 'export' | 'adversarial-training' | 'user-model';
+
+/** Progress of the tab's running lab computation (null fields: none running). */
+export interface LabProgress {
+  readonly kind: LabKind | null;
+  readonly done: number;
+  readonly total: number;
+  readonly phase: string | null;
+}
+
+/** Health of the background for tests and support (reliability checklist): backend, live tensors and memory, job queue. */
+export interface DiagnosticsView {
+  /** The TensorFlow.js backend the background chose. */
+  readonly backend: string;
+  /** tf.memory(): live tensors and their bytes (model weights included: compare against a baseline taken when idle). */
+  readonly numTensors: number;
+  readonly numBytes: number;
+  /** Memory the backend holds beyond tensors: the wasm heap, or GPU bytes on webgl; null where the backend does not say. */
+  readonly backendBytes: number | null;
+  /** The service worker's JS heap (performance.memory), null where the browser does not expose it. */
+  readonly jsHeapBytes: number | null;
+  /** Jobs waiting or running in the FIFO queue, jobs finished, and probes skipped because a newer probe of the same tab replaced them. */
+  readonly queued: number;
+  readonly jobsDone: number;
+  readonly jobsMerged: number;
+  /** The newest job number (grows across service-worker restarts). */
+  readonly lastJob: number;
+  /** When this service worker instance started (ms since the epoch): changes after a restart. */
+  readonly startedAt: number;
+}
+
+/** How the adversarial was rounded to 8 bits for export (src/core/image/quantize.ts). */
+export type ExportMethod = 'nearest' | 'away' | 'search' | 'failed';
+
+/** The current adversarial as an 8-bit PNG at model resolution, with what the model makes of the exported bytes. */
+export interface ExportView {
+  readonly resultId: string;
+  readonly modelId: string;
+  readonly attack: string;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 3;
+  /** The PNG file, base64. */
+  readonly pngBase64: string;
+  readonly method: ExportMethod;
+  /** Gradient steps of the rounding search. */
+  readonly steps: number;
+  /** What the bytes must still do: be classified as `label` (targeted) or as anything else. */
+  readonly goal: { readonly label: number; readonly targeted: boolean };
+  /** L∞ budget of the rounding search (a fixed-ε L∞ attack's ε), or null. */
+  readonly maxLinf: number | null;
+  /** Whether the re-classified exported bytes still meet the goal. */
+  readonly success: boolean;
+  /** The model's prediction on the exported bytes. */
+  readonly predicted: number;
+  readonly predictedClass: string;
+  readonly confidence: number;
+  /** Distortion of the exported bytes from the original (input units). */
+  readonly linf: number;
+  readonly l2: number;
+  readonly backend: string;
+  readonly ms: number;
+}
+
+/** One model of the adversarial-training comparison: the same image and attack, crafted on this model. */
+export interface AdvTrainingSide {
+  readonly modelId: string;
+  readonly title: string;
+  readonly clean: { readonly label: number; readonly className: string; readonly confidence: number };
+  readonly adversarial: { readonly label: number; readonly className: string; readonly confidence: number };
+  /** The attack's own success criterion on this model. */
+  readonly success: boolean;
+  readonly image: GrayImage;
+  readonly linf: number;
+  readonly l2: number;
+}
+
+/** A model and its adversarially trained twin. */
+export interface AdvTrainingPair {
+  readonly base: AdvTrainingSide;
+  readonly trained: AdvTrainingSide;
+}
+
+/** Adversarial training side by side (Goodfellow et al.): the tab's image and attack against each model of a pair. */
+export interface AdvTrainingView {
+  readonly resultId: string;
+  readonly attack: string;
+  readonly params: AttackParamValues;
+  readonly maxout: AdvTrainingPair;
+  /** mnist-lr-3v7 vs its adversarially trained twin: only for an image classified as 3 or 7 (null otherwise, with the reason). */
+  readonly lr: AdvTrainingPair | null;
+  readonly lrNote: string | null;
+  /** The weights w of mnist-lr-3v7 (28×28, raw values), its FGSM example on the image and the ε used. */
+  readonly lrWeights: { readonly width: number; readonly height: number; readonly values: number[] };
+  readonly lrFgsm: { readonly eps: number; readonly image: GrayImage; readonly clean: string; readonly adversarial: string; readonly confidence: number };
+  readonly backend: string;
+  readonly ms: number;
+}
+
+/** A class and its softmax probability. */
+export interface ClassScore {
+  readonly label: number;
+  readonly className: string;
+  readonly prob: number;
+}
+
+/** The tab's image and attack on a model the user brought (a URL with a description, or MobileNet v2). */
+export interface UserModelView {
+  readonly resultId: string;
+  readonly modelId: string;
+  readonly source: 'url' | 'mobilenet';
+  readonly url: string;
+  readonly inputShape: readonly [number, number, number];
+  readonly inputRange: { readonly min: number; readonly max: number };
+  readonly classes: number;
+  /** How the page image became the model's input. */
+  readonly preprocess: string;
+  /** Top classes (at most 5) on the clean input and on the adversarial. */
+  readonly clean: ClassScore[];
+  readonly adversarial: ClassScore[];
+  readonly attack: string;
+  readonly params: AttackParamValues;
+  readonly target: number | null;
+  readonly success: boolean;
+  readonly distances: Distances;
+  /** What the model sees, clean and adversarial, as PNG (base64) at its input size. */
+  readonly inputPngBase64: string;
+  readonly adversarialPngBase64: string;
+  readonly backend: string;
+  readonly ms: number;
+}

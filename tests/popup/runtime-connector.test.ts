@@ -26,6 +26,22 @@ async function codeOf(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('createRuntimeConnector', () => {
+  it('lab requests are typed envelopes the background validator accepts, for this tab', async () => {
+    const { sent, send } = fakeSend({ ok: true, data: { kind: null, done: 0, total: 0, phase: null } });
+    const c = createRuntimeConnector(7, send);
+    await c.defend();
+    await c.sweep({ maxEps: 0.5, points: 41 });
+    await c.transfer();
+    await c.labProgress();
+    await c.cancelLab();
+    expect(sent.map((e) => e.type)).toEqual(['probe/defenses', 'probe/sweep', 'probe/transfer', 'probe/lab-progress', 'probe/lab-cancel']);
+    for (const e of sent) expect(parseMessage(e)).toEqual(e);
+    expect(sent[1].payload).toEqual({ tabId: 7, maxEps: 0.5, points: 41 });
+    // A background error keeps its stable code.
+    const failing = createRuntimeConnector(7, fakeSend({ ok: false, error: { code: 'NO_RESULT', message: 'Probe an image first.' } }).send);
+    expect(await codeOf(failing.defend())).toBe('NO_RESULT');
+  });
+
   it('sends typed envelopes that the background validator accepts', async () => {
     const { sent, send } = fakeSend({ ok: true, data: idle });
     const c = createRuntimeConnector(7, send);

@@ -22,6 +22,18 @@ const VALID: { [T in MessageType]: Record<string, unknown> } = {
     imagesBase64: bytesToBase64(new Uint8Array(BENCH_IMAGES * 784)),
     labels: Array.from({ length: BENCH_IMAGES }, (_, i) => i % 10),
   },
+  'probe/defenses': { tabId: 4 },
+  'probe/sweep': { tabId: 2, maxEps: 0.5, points: 41 },
+  'probe/transfer': { tabId: null },
+  'probe/lab-progress': { tabId: 9 },
+  'probe/lab-cancel': { tabId: 1 },
+  'probe/export': { tabId: 2 },
+  'probe/adv-training': { tabId: null },
+  'probe/user-model': {
+    tabId: 1,
+    source: { kind: 'url', url: 'http://127.0.0.1:8080/m/model.json', spec: { id: 'user:m', format: 'layers', inputShape: [28, 28, 1], inputRange: { min: 0, max: 1 }, classNames: ['a', 'b'], output: 'logits', classOffset: 0, preprocess: 'mnist' } },
+  },
+  'probe/diagnostics': {},
   'content/capture': { srcUrl: 'http://127.0.0.1/a.png', maxSide: 64 },
 };
 
@@ -50,6 +62,19 @@ function outcome(raw: unknown): 'ok' | 'bad' {
 }
 
 describe('message validation under fuzzing', () => {
+  it('probe/sweep: any accepted request has an odd point count and a finite ε bound in range', () => {
+    fc.assert(fc.property(hostile, hostile, (maxEps, points) => {
+      const raw = { type: 'probe/sweep', payload: { tabId: 1, maxEps, points } };
+      if (outcome(raw) === 'ok') {
+        const p = parseMessage(raw).payload as { maxEps: number; points: number };
+        expect(p.maxEps > 0 && p.maxEps <= 2 && Number.isFinite(p.maxEps)).toBe(true);
+        expect(Number.isInteger(p.points) && p.points % 2 === 1 && p.points >= 3 && p.points <= 101).toBe(true);
+      }
+    }), { numRuns: 300, seed: 17 });
+    expect(outcome({ type: 'probe/sweep', payload: { tabId: 1, maxEps: 0.5, points: 40 } })).toBe('bad');
+    expect(outcome({ type: 'probe/sweep', payload: { tabId: 1, maxEps: 0, points: 41 } })).toBe('bad');
+  });
+
   it('arbitrary values as a whole message: BAD_MESSAGE or a valid envelope, nothing else', () => {
     fc.assert(fc.property(fc.anything(), (raw) => {
       outcome(raw);

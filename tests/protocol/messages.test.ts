@@ -100,7 +100,7 @@ describe("'probe/bench'", () => {
 });
 
 describe('sender checks', () => {
-  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-attack', 'probe/cancel', 'probe/list-models', 'probe/bench'];
+  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-attack', 'probe/cancel', 'probe/list-models', 'probe/bench', 'probe/defenses', 'probe/sweep', 'probe/transfer', 'probe/lab-progress', 'probe/lab-cancel'];
   it.each(popupOnly)('%s: only extension pages of this extension', (type) => {
     expect(senderAllowed(type, popup, ID, ORIGIN)).toBe(true);
     expect(senderAllowed(type, { ...popup, id: 'other' }, ID, ORIGIN)).toBe(false);

@@ -1,0 +1,151 @@
+/**
+ * The 'probe/user-model' computation: a model the user brings (a tfjs LayersModel or GraphModel by
+ * URL with the user's description, or MobileNet v2 from its public address after the user agreed to
+ * MOBILENET_V2.note), validated with validateUserModelSpec, loaded with loadUserClassifier, then the
+ * tab's page image preprocessed for it and the tab's attack run on it. Loaded models are kept (the
+ * last two) so a second run does not download again; the browser's HTTP cache keeps the files.
+ * The service worker fetches with the extension's existing host access: no new permission.
+ */
+import { attackMeta } from '../core/attacks/specs';
+import { ProbeError } from '../core/errors';
+import type { RgbaImage } from '../core/image/preprocess';
+import { encodePng8 } from '../core/lab/png';
+import { displayLevels, userModelInput } from '../core/lab/user-input';
+import type { UserModelSource } from '../core/lab/user-source';
+import type { Classifier } from '../core/models/types';
+import { loadUserClassifier, MOBILENET_V2, parseImageNetLabels, validateUserModelSpec, type UserModelSpec } from '../core/models/user-model';
+import { attackOne, classifyOne } from '../core/probe';
+import { bytesToBase64 } from '../protocol/base64';
+import type { AttackChoice, ClassScore, Prediction, ProbeResult, UserModelView } from '../protocol/types';
+
+/** How the background loads a user model and fetches a text file (the extension: loadUserClassifier and fetch; tests: fakes). */
+export interface UserModelLoader {
+  load(spec: UserModelSpec, url: string): Promise<Classifier>;
+  fetchText(url: string): Promise<string>;
+}
+
+/** The address loadGraphModel uses for a tfhub model (what its fromTFHub option appends). */
+export const MOBILENET_MODEL_JSON = `${MOBILENET_V2.modelUrl}/model.json?tfjs-format=file`;
+const KEEP = 2;
+const cache = new Map<string, Promise<Classifier>>();
+
+/** Loads (or reuses) the model; keeps the last KEEP, disposing older ones; a failed load is not kept. */
+export function cachedUserModel(loader: UserModelLoader, spec: UserModelSpec, url: string): Promise<Classifier> {
+  const key = `${url}\n${JSON.stringify(spec)}`;
+  let p = cache.get(key);
+  if (p) {
+    cache.delete(key);
+    cache.set(key, p);
+    return p;
+  }
+  p = loader.load(spec, url);
+  cache.set(key, p);
+  p.catch(() => {
+    if (cache.get(key) === p) cache.delete(key);
+  });
+  while (cache.size > KEEP) {
+    const [oldKey, old] = cache.entries().next().value as [string, Promise<Classifier>];
+    cache.delete(oldKey);
+    old.then((m) => m.dispose(), () => undefined);
+  }
+  return p;
+}
+
+/** Forgets (and disposes) every kept user model. */
+export function clearUserModels(): void {
+  for (const p of cache.values()) p.then((m) => m.dispose(), () => undefined);
+  cache.clear();
+}
+
+/** The k most probable classes of a prediction, named. */
+function top(p: Prediction, names: readonly string[], k = 5): ClassScore[] {
+  return p.probs
+    .map((prob, label) => ({ label, className: names[label] ?? String(label), prob }))
+    .sort((a, b) => b.prob - a.prob)
+    .slice(0, k);
+}
+
+/** The description and address of `source` (MobileNet: its class list fetched first). */
+export async function resolveSource(source: UserModelSource, loader: UserModelLoader): Promise<{ spec: UserModelSpec; url: string }> {
+  if (source.kind === 'mobilenet') {
+    let text: string;
+    try {
+      text = await loader.fetchText(MOBILENET_V2.labelsUrl);
+    } catch (e) {
+      throw new ProbeError('MODEL_LOAD_FAILED', `The ImageNet class list did not load: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { spec: MOBILENET_V2.spec(parseImageNetLabels(text)), url: MOBILENET_MODEL_JSON };
+  }
+  return { spec: validateUserModelSpec(source.spec), url: source.url };
+}
+
+/** Runs `result`'s attack on the page image with the user's model; CANCELLED when `signal` aborts. */
+export async function buildUserModelView(
+  loader: UserModelLoader,
+  source: UserModelSource,
+  result: ProbeResult,
+  image: RgbaImage,
+  backend: string,
+  signal: AbortSignal,
+  report: (done: number, phase: string) => void,
+): Promise<UserModelView> {
+  const t0 = performance.now();
+  const stop = (): void => {
+    if (signal.aborted) throw new ProbeError('CANCELLED', 'Cancelled.');
+  };
+  const meta = attackMeta(result.attack.choice.attack);
+  if (!meta || meta.model !== 'classifier') throw new ProbeError('BAD_INPUT', 'Your model can be attacked with FGSM, BIM, JSMA, CW-L2 or L-BFGS: pick one of those first (not a VAE attack).');
+  report(0, source.kind === 'mobilenet' ? 'loading MobileNet v2 (about 14 MB the first time)' : 'loading the model');
+  const { spec, url } = await resolveSource(source, loader);
+  stop();
+  const model = await cachedUserModel(loader, spec, url);
+  stop();
+  report(1, 'classifying');
+  const { pixels, how } = userModelInput(image, spec);
+  const clean = await classifyOne(model, pixels);
+  stop();
+  const c = result.attack.choice;
+  const targetName = c.target === null ? null : (result.classNames[c.target] ?? null);
+  const t = targetName === null ? -1 : spec.classNames.indexOf(targetName);
+  const choice: AttackChoice = { attack: c.attack, params: c.params, target: t >= 0 ? t : null };
+  report(2, `attacking (${c.attack})`);
+  const out = await attackOne(model, pixels, clean, choice, { signal, onProgress: (p) => report(2, `attacking (${c.attack}) ${p.done}/${p.total}`) });
+  const [h, w, ch] = spec.inputShape;
+  report(4, 'done');
+  return {
+    resultId: result.id,
+    modelId: spec.id,
+    source: source.kind,
+    url,
+    inputShape: spec.inputShape,
+    inputRange: spec.inputRange,
+    classes: spec.classNames.length,
+    preprocess: how,
+    clean: top(clean, spec.classNames),
+    adversarial: top(out.prediction, spec.classNames),
+    attack: out.choice.attack,
+    params: out.choice.params,
+    target: out.choice.target,
+    success: out.success,
+    distances: out.distances,
+    inputPngBase64: bytesToBase64(encodePng8(displayLevels(pixels, spec), w, h, ch as 1 | 3)),
+    adversarialPngBase64: bytesToBase64(encodePng8(displayLevels(out.adversarial.pixels, spec), w, h, ch as 1 | 3)),
+    backend,
+    ms: performance.now() - t0,
+  };
+}
+
+/** The extension's loader: the backend chosen first (`ready`), then loadUserClassifier on the URL; text by fetch without cookies. */
+export function fetchUserModelLoader(ready: () => Promise<unknown>): UserModelLoader {
+  return {
+    async load(spec, url) {
+      await ready();
+      return loadUserClassifier(spec, url);
+    },
+    async fetchText(url) {
+      const r = await fetch(url, { credentials: 'omit' });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.text();
+    },
+  };
+}

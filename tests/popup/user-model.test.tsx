@@ -1,0 +1,99 @@
+// @vitest-environment happy-dom
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/preact';
+import { afterEach, describe, expect, it } from 'vitest';
+import { App } from '../../src/popup/App';
+import { MOBILENET_NOTE } from '../../src/popup/mobilenet-note';
+import { createMockConnector, type MockConnector } from '../../src/popup/mock-connector';
+import { formatPercent } from '../../src/popup/format';
+
+/** The "Your model" tab on the mock connector: the form's checks, MobileNet's consent, progress, results, errors. */
+afterEach(() => cleanup());
+
+async function openTab(opts: Parameters<typeof createMockConnector>[0] = {}): Promise<MockConnector> {
+  const conn = createMockConnector(opts);
+  render(<App connector={conn} lab={conn} pollMs={10} />);
+  await screen.findByTestId('lab');
+  fireEvent.click(screen.getByTestId('lab-tab-user-model'));
+  return conn;
+}
+
+const panel = () => within(screen.getByTestId('lab-panel-user-model'));
+const userCalls = (c: MockConnector) => c.calls.filter((x) => x.method === 'userModel');
+const type = (id: string, value: string) => fireEvent.input(panel().getByTestId(id), { target: { value } });
+
+describe('lab: your model', () => {
+  it('a wrong form says what is wrong (with its code) and sends nothing', async () => {
+    const conn = await openTab();
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    const err = panel().getByTestId('uf-error');
+    expect(err.getAttribute('data-code')).toBe('BAD_INPUT');
+    expect(err.textContent).toContain('Model URL');
+    type('uf-url', 'https://example.test/m/model.json');
+    type('uf-height', 'x');
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    expect(panel().getByTestId('uf-error').textContent).toContain('Height: a number is needed');
+    type('uf-height', '28');
+    type('uf-classNames', 'one');
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    expect(panel().getByTestId('uf-error').textContent).toContain('classNames must list 2');
+    expect(userCalls(conn)).toHaveLength(0);
+  });
+
+  it('a valid form sends the URL and the checked description; the result shows the top classes clean and adversarial', async () => {
+    const conn = await openTab();
+    type('uf-url', 'http://127.0.0.1:9/digits/model.json');
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    await panel().findByTestId('user-model-result');
+    const sent = userCalls(conn)[0];
+    expect(sent.method === 'userModel' && sent.source.kind === 'url' && sent.source.url).toBe('http://127.0.0.1:9/digits/model.json');
+    if (sent.method === 'userModel' && sent.source.kind === 'url') {
+      expect(sent.source.spec).toMatchObject({ id: 'user:digits', inputShape: [28, 28, 1], output: 'logits', preprocess: 'mnist' });
+      expect(sent.source.spec.classNames).toHaveLength(10);
+    }
+    expect(panel().getByTestId('uf-error').getAttribute('data-code')).toBe('');
+    const r = conn.doneState().result!;
+    const first = panel().getByTestId('um-clean').querySelector('li')!;
+    expect(first.textContent).toContain(formatPercent(Math.max(...r.prediction.probs)));
+    expect(panel().getByTestId('um-success').textContent).toBe(r.attack.success ? 'fooled' : 'not fooled');
+  });
+
+  it('a description the model does not fit: the background’s BAD_INPUT with its code', async () => {
+    await openTab();
+    type('uf-url', 'http://127.0.0.1:9/digits/model.json');
+    type('uf-channels', '3');
+    fireEvent.change(panel().getByTestId('uf-channels'), { target: { value: '3' } });
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    const err = await panel().findByTestId('lab-error');
+    expect(err.getAttribute('data-code')).toBe('BAD_INPUT');
+    expect(err.textContent).toContain('not [batch, 28, 28, 3]');
+  });
+
+  it('MobileNet: the size and source note; nothing is requested until the user agrees', async () => {
+    const conn = await openTab();
+    expect(panel().getByTestId('mobilenet-note').textContent).toBe(MOBILENET_NOTE);
+    const button = panel().getByTestId('mobilenet-run') as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    fireEvent.click(button);
+    expect(userCalls(conn)).toHaveLength(0);
+    fireEvent.click(panel().getByTestId('mobilenet-consent'));
+    await waitFor(() => expect(button.disabled).toBe(false));
+    fireEvent.click(button);
+    await waitFor(() => expect(userCalls(conn)).toHaveLength(1));
+    const sent = userCalls(conn)[0];
+    expect(sent.method === 'userModel' ? sent.source : null).toEqual({ kind: 'mobilenet', consent: true });
+    // The mock downloads nothing: a clear error with its code.
+    expect((await panel().findByTestId('lab-error')).getAttribute('data-code')).toBe('MODEL_LOAD_FAILED');
+  });
+
+  it('progress and Cancel while the model loads', async () => {
+    const conn = await openTab({ labPolls: Infinity });
+    type('uf-url', 'http://127.0.0.1:9/digits/model.json');
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    await screen.findByTestId('lab-progress');
+    expect((panel().getByTestId('lab-run-user-model') as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByTestId('lab-cancel'));
+    await waitFor(() => expect(conn.calls.some((c) => c.method === 'cancelLab')).toBe(true));
+    expect(screen.getByTestId('lab-notice').textContent).toBe('Cancelled');
+    expect(panel().queryByTestId('user-model-result')).toBeNull();
+  });
+});
