@@ -150,6 +150,12 @@ export function App({ connector, lab, pollMs = POLL_MS }: AppProps) {
         {cancelled && (
           <p class="notice" role="status" data-testid="cancelled">
             Cancelled — showing the previous result
+            {state.error && !/^(The attack was cancelled|Cancelled)\.?$/.test(state.error.message) && (
+              <span class="notice-detail" data-testid="cancelled-why">
+                {' '}
+                {state.error.message}
+              </span>
+            )}
           </p>
         )}
         {renderMain()}

@@ -57,6 +57,8 @@ export interface MockConnectorOptions {
   readonly attackPolls?: number;
   /** The error of status 'error' (default CROSS_ORIGIN_BLOCKED). */
   readonly error?: ErrorInfo;
+  /** An error shown with the first 'done' state (a cancel, or a job stopped by a worker restart). */
+  readonly doneError?: ErrorInfo;
   /** The digit drawn (0–9, default 7). */
   readonly digit?: number;
   /** The attack shown at first (default FGSM, ε 0.1, untargeted). */
@@ -116,7 +118,7 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
   /** The attack running (status 'running' after runAttack with attackPolls), else null. */
   let job: AttackJob | null = null;
   /** Error shown with a done state (after a cancel). */
-  let doneError: ErrorInfo | null = null;
+  let doneError: ErrorInfo | null = opts.doneError ?? null;
 
   /** The pending lab request (labPolls > 0), settled by labProgress or cancelLab. */
   let lab: { kind: LabKind; total: number; polls: number; settle: () => void; fail: (e: unknown) => void } | null = null;

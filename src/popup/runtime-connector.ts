@@ -51,7 +51,16 @@ export function createRuntimeConnector(tabId: number | null, sendMessage: SendMe
     try {
       raw = await sendMessage(envelope);
     } catch (e) {
-      throw new ProbeError('INTERNAL', `Could not reach the extension background: ${describe(e)}`);
+      // The service worker was stopped while the message was on its way (Chrome restarts it on the next
+      // message): one retry, then a coded error.
+      if (!/Receiving end does not exist|message port closed/i.test(describe(e))) {
+        throw new ProbeError('INTERNAL', `Could not reach the extension background: ${describe(e)}`);
+      }
+      try {
+        raw = await sendMessage(envelope);
+      } catch (e2) {
+        throw new ProbeError('INTERNAL', `Could not reach the extension background: ${describe(e2)}`);
+      }
     }
     return unwrapReply<T>(raw);
   }

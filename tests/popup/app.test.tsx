@@ -305,4 +305,14 @@ describe('App: page text is text', () => {
     expect(shown.endsWith('alert(1)>.png')).toBe(true);
     expect(document.querySelector('svg')).toBeNull();
   });
+
+  it('a job stopped by a worker restart says why, beside the previous result; a plain cancel says only "Cancelled"', async () => {
+    const why = 'The extension was restarted during this attack, so it was stopped: the previous result is shown. Run the attack again to resume.';
+    const { unmount } = render(<App connector={createMockConnector({ status: 'done', doneError: { code: 'CANCELLED', message: why } })} />);
+    expect((await screen.findByTestId('cancelled-why')).textContent?.trim()).toBe(why);
+    unmount();
+    render(<App connector={createMockConnector({ status: 'done', doneError: { code: 'CANCELLED', message: 'The attack was cancelled.' } })} />);
+    expect((await screen.findByTestId('cancelled')).textContent).toBe('Cancelled — showing the previous result');
+    expect(screen.queryByTestId('cancelled-why')).toBeNull();
+  });
 });

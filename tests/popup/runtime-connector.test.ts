@@ -107,6 +107,24 @@ describe('createRuntimeConnector', () => {
     expect(await codeOf(createRuntimeConnector(1, rejecting).getState())).toBe('INTERNAL');
   });
 
+  it('retries once when the service worker was stopped under the message, and only then', async () => {
+    let calls = 0;
+    const flaky = async (): Promise<unknown> => {
+      calls++;
+      if (calls === 1) throw new Error('Could not establish connection. Receiving end does not exist.');
+      return { ok: true, data: idle };
+    };
+    expect(await createRuntimeConnector(1, flaky).getState()).toEqual(idle);
+    expect(calls).toBe(2);
+    let other = 0;
+    const broken = async (): Promise<unknown> => {
+      other++;
+      throw new Error('Extension context invalidated.');
+    };
+    expect(await codeOf(createRuntimeConnector(1, broken).getState())).toBe('INTERNAL');
+    expect(other).toBe(1);
+  });
+
   it('unwrapReply is usable on its own', () => {
     expect(unwrapReply<'probe/list-models'>({ ok: true, data: [] })).toEqual([]);
     expect(() => unwrapReply<'probe/get-state'>(undefined)).toThrow(/No reply/);
