@@ -45,7 +45,7 @@ const service = new ProbeService({
         fetchAndDecode: async (url, maxSide) => decodeImage(await fetchImageBytes(url), maxSide),
       },
     );
-    return { image: got.image, source: got.source };
+    return { image: got.image, source: got.firstFrameOnly ? { ...got.source, firstFrameOnly: true } : got.source };
   },
   // Damaged weight files are refused before tfjs builds (and leaks) a half-loaded model (checklist row 26).
   model: (id) => checkedLoad(id, modelFolderUrl, (m) => getModel(m, modelFolderUrl)),

@@ -57,6 +57,8 @@ export interface MockConnectorOptions {
   readonly attackPolls?: number;
   /** The error of status 'error' (default CROSS_ORIGIN_BLOCKED). */
   readonly error?: ErrorInfo;
+  /** The image was an animation decoded by the extension: only its first frame was analysed. */
+  readonly firstFrameOnly?: boolean;
   /** An error shown with the first 'done' state (a cancel, or a job stopped by a worker restart). */
   readonly doneError?: ErrorInfo;
   /** The digit drawn (0–9, default 7). */
@@ -137,7 +139,8 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
         pageUrl: opts.pageUrl ?? 'https://example.com/digits/',
         naturalWidth: 280,
         naturalHeight: 280,
-        capturedBy: 'page',
+        capturedBy: opts.firstFrameOnly ? 'extension' : 'page',
+        ...(opts.firstFrameOnly ? { firstFrameOnly: true } : {}),
       },
       modelId,
       classNames: [...MOCK_CLASS_NAMES],

@@ -81,6 +81,8 @@ export interface ImageSource {
   readonly naturalHeight: number;
   /** 'page': read from the page's own canvas; 'extension': fetched and decoded by the service worker. */
   readonly capturedBy: 'page' | 'extension';
+  /** An animated image (GIF, APNG, animated WebP) of which only the first frame was analysed (known when the extension decoded the file). */
+  readonly firstFrameOnly?: boolean;
 }
 
 export interface ProbeResult {

@@ -315,4 +315,13 @@ describe('App: page text is text', () => {
     expect((await screen.findByTestId('cancelled')).textContent).toBe('Cancelled — showing the previous result');
     expect(screen.queryByTestId('cancelled-why')).toBeNull();
   });
+
+  it('an animated image says that only its first frame was analysed', async () => {
+    const { unmount } = render(<App connector={createMockConnector({ status: 'done', firstFrameOnly: true })} />);
+    expect((await screen.findByTestId('first-frame')).textContent).toContain('first frame analysed');
+    unmount();
+    render(<App connector={createMockConnector({ status: 'done' })} />);
+    await screen.findByTestId('captured-by');
+    expect(screen.queryByTestId('first-frame')).toBeNull();
+  });
 });

@@ -106,6 +106,7 @@ export function ResultView({ result, backend, modelId, busy, stale = false, mode
             <span data-testid="captured-by" data-value={src.capturedBy}>
               {src.capturedBy === 'page' ? 'read from page' : 'fetched by the extension'}
             </span>
+            {src.firstFrameOnly && <span data-testid="first-frame">, animated: first frame analysed</span>}
             )
           </span>
         </span>
