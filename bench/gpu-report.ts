@@ -70,7 +70,7 @@ function renderRun(dir: string, name: string): string[] {
 function renderDiag(dir: string, name: string): string[] {
   const out = [`## Run ${name} (diagnostic: bench/gpu-diag.sh)`, ''];
   if (existsSync(join(dir, 'note.txt'))) out.push(readFileSync(join(dir, 'note.txt'), 'utf8').trim(), '');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort((a, b) => (a === 'base.jsonl' ? -1 : b === 'base.jsonl' ? 1 : a.localeCompare(b)));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl') && f !== 'torch.jsonl').sort((a, b) => (a === 'base.jsonl' ? -1 : b === 'base.jsonl' ? 1 : a.localeCompare(b)));
   const variants = files.map((f) => ({ name: f.replace(/\.jsonl$/, ''), rows: readJsonl(join(dir, f)) }));
   const raw = variants.flatMap((v) => v.rows.filter((r) => r.kind === 'raw'));
   if (raw.length > 0) {
@@ -84,7 +84,41 @@ function renderDiag(dir: string, name: string): string[] {
     const by = new Map(v.rows.filter((r) => r.kind === 'micro').map((r) => [String(r.workload), r.medianMs as number]));
     out.push(`| ${v.name} | ${names.map((n) => (by.has(n) ? fmt(by.get(n) as number) : '—')).join(' | ')} |`);
   }
+  const torch = new Map(readJsonl(join(dir, 'torch.jsonl')).filter((r) => r.kind === 'torch').map((r) => [String(r.workload), r.medianMs as number]));
+  if (torch.size > 0) out.push(`| PyTorch eager, same call | ${names.map((n) => (torch.has(n) ? fmt(torch.get(n) as number) : '—')).join(' | ')} |`);
   out.push('', 'Medians in ms (micro-workloads as in the table of the runs above).', '');
+  return out;
+}
+
+/** PyTorch eager medians of ../shared/gpu.md's reference table (H100, PyTorch 2.11), the issue's yardstick. */
+const GPU_MD_TORCH_MS: Readonly<Record<string, number>> = { 'fgsm-100': 1.35, 'cw-step-900': 2.85 };
+
+/** One line per measured build (run or variant) with the two target workloads: ratios to PyTorch in the same call and to gpu.md's figures. */
+function summary(root: string, runs: readonly string[]): string[] {
+  const out = [
+    '## Summary of the targets',
+    '',
+    `Target (issue 8): tfjs WebGPU within 3× of PyTorch eager. Ratios to PyTorch in the same call, and to the PyTorch figures of ../shared/gpu.md (${Object.entries(GPU_MD_TORCH_MS).map(([k, v]) => `${k} ${v} ms`).join(', ')}).`,
+    '',
+    '| run | build | fgsm-100 ms | ratio same call | ratio gpu.md | cw-step-900 ms | ratio same call | ratio gpu.md |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const cell = (ms: number | undefined, ref: number | undefined): string => (ms !== undefined && ref ? `${(ms / ref).toFixed(2)}×` : '—');
+  for (const r of runs) {
+    const dir = join(root, r);
+    const torch = new Map(readJsonl(join(dir, 'torch.jsonl')).filter((x) => x.kind === 'torch').map((x) => [String(x.workload), x.medianMs as number]));
+    const builds = existsSync(join(dir, 'base.jsonl'))
+      ? readdirSync(dir).filter((f) => f.endsWith('.jsonl') && f !== 'torch.jsonl').sort().map((f) => ({ name: f.replace(/\.jsonl$/, ''), rows: readJsonl(join(dir, f)) }))
+      : [{ name: 'as committed', rows: readJsonl(join(dir, 'webgpu.jsonl')) }];
+    for (const b of builds) {
+      const m = new Map(b.rows.filter((x) => x.kind === 'micro').map((x) => [String(x.workload), x.medianMs as number]));
+      const f = m.get('fgsm-100');
+      const c = m.get('cw-step-900');
+      if (f === undefined && c === undefined) continue;
+      out.push(`| ${r} | ${b.name} | ${f !== undefined ? fmt(f) : '—'} | ${cell(f, torch.get('fgsm-100'))} | ${cell(f, GPU_MD_TORCH_MS['fgsm-100'])} | ${c !== undefined ? fmt(c) : '—'} | ${cell(c, torch.get('cw-step-900'))} | ${cell(c, GPU_MD_TORCH_MS['cw-step-900'])} |`);
+    }
+  }
+  out.push('');
   return out;
 }
 
@@ -98,6 +132,7 @@ export function renderGpuReport(root = GPU_RESULTS_DIR): string {
     '`bench/gpu-run.sh` (after `bench/gpu-prepare.sh`), PyTorch timed first in the same call. Medians; ratio = WebGPU / PyTorch.',
     '',
   ];
+  lines.push(...summary(root, runs));
   for (const r of runs) lines.push(...(existsSync(join(root, r, 'base.jsonl')) ? renderDiag(join(root, r), r) : renderRun(join(root, r), r)));
   return `${lines.join('\n').trimEnd()}\n`;
 }
