@@ -13,6 +13,7 @@ import { fetchUserModelLoader } from './user-models';
 import { diagnostics } from './diagnostics';
 import { storedStates } from './jobs-recovery';
 import { checkedLoad } from './model-check';
+import { noContentScript } from '../content/message';
 
 /** Context-menu item id: part of the interface (tests fire it). */
 export const MENU_ID = 'probe-image';
@@ -29,9 +30,9 @@ async function captureFromPage(tabId: number, frameId: number, srcUrl: string): 
     )) as CaptureResponse | undefined;
     if (!reply || typeof reply !== 'object') return { ok: false, error: { code: 'INTERNAL', message: 'No reply from the page.' } };
     return reply;
-  } catch (e) {
-    // No content script in that frame (restricted page, or page loaded before the extension).
-    return { ok: false, error: toErrorInfo(e, 'NO_IMAGE') };
+  } catch {
+    // No content script in that frame (restricted page, local file, or page loaded before the extension).
+    return { ok: false, error: noContentScript(srcUrl) };
   }
 }
 
@@ -141,6 +142,9 @@ async function handle(msg: AnyEnvelope): Promise<unknown> {
     case 'probe/user-model':
       await restoreState(msg.payload.tabId);
       return service.userModel(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => chooseBackend(chrome.runtime.getURL('wasm/'))));
+    case 'probe/saliency':
+      await restoreState(msg.payload.tabId);
+      return service.saliency(msg.payload.tabId, msg.payload.target);
     case 'probe/diagnostics':
       return diagnostics((await chooseBackend(chrome.runtime.getURL('wasm/'))).backend, service.queueStats());
     case 'content/capture':

@@ -11,6 +11,8 @@ import { logitSweep } from '../core/lab/sweep';
 import { transferAll } from '../core/lab/transfer';
 import { ADV_TRAINING_STEPS, buildAdvTrainingView } from './adv-training';
 import { buildExportView } from './export';
+import { buildSaliencyView, SALIENCY_STEPS } from './saliency';
+import type { SaliencyView } from '../protocol/types';
 import { buildUserModelView, type UserModelLoader } from './user-models';
 import type { UserModelSource } from '../core/lab/user-source';
 import type { UserModelView } from '../protocol/types';
@@ -447,6 +449,16 @@ export class ProbeService {
       const image = this.tabs.get(id)?.image ?? null;
       if (!image) throw new ProbeError('NO_RESULT', 'The extension restarted since this image was probed: right-click it and probe it again.');
       return buildUserModelView(loader, source, result, image, await this.deps.backend(), signal, report);
+    });
+  }
+
+  /** JSMA's saliency map S(X, target) of the tab's clean image (θ = +1, logits) and A(X, t) toward every other class. */
+  saliency(tabId: number | null, target: number): Promise<SaliencyView> {
+    return this.runLab(tabId, 'saliency', SALIENCY_STEPS, async ({ result, input }, signal, report) => {
+      report(0, 'loading the model');
+      const [model, backend] = await Promise.all([this.deps.model(result.modelId), this.deps.backend()]);
+      if (signal.aborted) throw new ProbeError('CANCELLED', 'The saliency map was cancelled.');
+      return buildSaliencyView(model, result, input, target, backend, signal, report);
     });
   }
 

@@ -1,8 +1,8 @@
 import { toErrorInfo, ProbeError, type ErrorInfo } from '../core/errors';
-import { contentMayAccept, parseMessage } from '../protocol/messages';
 import type { CaptureResponse } from '../protocol/types';
 import { capturePageFetch, captureImageElement, pageMayFetch } from './capture';
 import { eventTarget, locate, type Located } from './find';
+import { fromOwnBackground, LOCAL_FILE_MESSAGE, parseCaptureRequest } from './message';
 
 /**
  * Content script: remembers the right-clicked element and, when the background asks,
@@ -10,17 +10,33 @@ import { eventTarget, locate, type Located } from './find';
  */
 let lastTarget: Element | null = null;
 
-document.addEventListener(
-  'contextmenu',
-  (ev) => {
-    try {
-      lastTarget = eventTarget(ev);
-    } catch {
-      lastTarget = null;
-    }
-  },
-  { capture: true, passive: true },
-);
+/**
+ * Is this script's extension still there? After the extension is reloaded, updated or removed, this copy is
+ * orphaned: chrome.runtime.id reads undefined (or throws) and no message will reach it again (checklist row 32).
+ */
+function connected(): boolean {
+  try {
+    return typeof chrome.runtime?.id === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function onContextMenu(ev: Event): void {
+  if (!connected()) {
+    // Orphaned: let go of the page (no listener, no element kept alive); a fresh copy is injected on the next load.
+    document.removeEventListener('contextmenu', onContextMenu, { capture: true });
+    lastTarget = null;
+    return;
+  }
+  try {
+    lastTarget = eventTarget(ev);
+  } catch {
+    lastTarget = null;
+  }
+}
+
+document.addEventListener('contextmenu', onContextMenu, { capture: true, passive: true });
 
 /** Why the canvas could not be used, for the case where the page cannot fetch the image either. */
 function notFound(loc: Located): ProbeError {
@@ -56,6 +72,7 @@ async function capture(srcUrl: string, maxSide: number): Promise<CaptureResponse
       const got = await capturePageFetch(srcUrl, maxSide);
       return { ok: true, image: got.image };
     }
+    if (srcUrl.startsWith('file:')) throw new ProbeError('UNSUPPORTED_PAGE', LOCAL_FILE_MESSAGE);
     if (first) return { ok: false, error: first };
     throw notFound(loc);
   } catch (e) {
@@ -64,13 +81,13 @@ async function capture(srcUrl: string, maxSide: number): Promise<CaptureResponse
 }
 
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
-  if (!contentMayAccept(sender, chrome.runtime.id)) return false;
+  if (!fromOwnBackground(sender, chrome.runtime.id)) return false;
   let srcUrl: string;
   let maxSide: number;
   try {
-    const msg = parseMessage(raw);
-    if (msg.type !== 'content/capture') return false;
-    ({ srcUrl, maxSide } = msg.payload);
+    const req = parseCaptureRequest(raw);
+    if (!req) return false;
+    ({ srcUrl, maxSide } = req);
   } catch (e) {
     sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') } satisfies CaptureResponse);
     return false;

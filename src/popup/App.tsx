@@ -16,6 +16,8 @@ export interface AppProps {
   readonly lab?: LabConnector;
   /** How often to poll while a probe is running (tests shorten it). */
   readonly pollMs?: number;
+  /** Open the classroom view (a full tab) for this probe; without it the button is not shown. */
+  readonly onOpenClassroom?: () => void;
 }
 
 const STATUSES: readonly ProbeStatus[] = ['idle', 'running', 'done', 'error'];
@@ -31,7 +33,7 @@ function checkState(v: unknown): ProbeState {
 }
 
 /** The popup. Talks to the extension only through `connector`; never throws. */
-export function App({ connector, lab, pollMs = POLL_MS }: AppProps) {
+export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppProps) {
   const [state, setState] = useState<ProbeState | null>(null);
   const [failure, setFailure] = useState<ShownError | null>(null);
   /** A runAttack request is waiting for its answer. */
@@ -125,6 +127,11 @@ export function App({ connector, lab, pollMs = POLL_MS }: AppProps) {
     <main class="popup" data-testid="popup" data-status={failure !== null ? 'error' : (state?.status ?? 'loading')} data-job={state?.job ?? 0}>
       <header class="app-header">
         <h1>Adversarial Probe</h1>
+        {onOpenClassroom && (
+          <button type="button" class="secondary" data-testid="open-classroom" onClick={onOpenClassroom}>
+            Open classroom view
+          </button>
+        )}
       </header>
       {renderBody()}
     </main>

@@ -1,5 +1,5 @@
 import type { UserModelSource } from '../core/lab/user-source';
-import type { UserModelView } from '../protocol/types';
+import type { SaliencyView, UserModelView } from '../protocol/types';
 import type { AdvTrainingView, AttackChoice, DefenseReportView, ExportView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from '../protocol/types';
 
 /** Everything the popup needs from the rest of the extension. The UI talks only to this. */
@@ -30,4 +30,6 @@ export interface LabConnector {
   adversarialTraining(): Promise<AdvTrainingView>;
   /** Load a user model (URL + description, or MobileNet v2 after consent) and run the current image and attack on it. */
   userModel(source: UserModelSource): Promise<UserModelView>;
+  /** JSMA's saliency map S(X, target) of the current image (θ = +1, logits) and A(X, t) toward every other class. */
+  saliency(req: { readonly target: number }): Promise<SaliencyView>;
 }

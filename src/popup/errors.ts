@@ -48,7 +48,7 @@ const HINTS: Readonly<Record<string, string>> = {
   DECODE_FAILED: 'The image could not be decoded.',
   IMAGE_TOO_LARGE: 'The image is too large to probe.',
   BLANK_IMAGE: 'The image is blank: there is nothing for the model to see.',
-  UNSUPPORTED_PAGE: 'Chrome does not let extensions read this page (browser pages and the Web Store).',
+  UNSUPPORTED_PAGE: 'The extension cannot read images here: browser pages and the Web Store are closed to extensions, and local files (file://) need to be served over http first.',
   MODEL_LOAD_FAILED: 'The model could not be loaded. Reload the extension and try again.',
   BACKEND_FAILED: 'No compute backend (WebGPU, WebGL, WASM) worked in this browser.',
   NO_RESULT: 'Nothing has been probed in this tab yet.',

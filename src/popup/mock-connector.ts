@@ -11,6 +11,7 @@ import { mockDefenses, mockSweep, mockTransfer, MOCK_TRANSFER_MODELS } from './m
 import { mockAdvTraining, mockExport, mockUserModel } from './mock-lab2';
 import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
 import { mockAttack, mockProgress } from './mock-attacks';
+import { mockSaliency } from './mock-saliency';
 import { MOCK_CLASS_NAMES, mockInput, mockPredict } from './mock-model';
 
 export { MOCK_CLASS_NAMES, MOCK_SIDE, mockPredict, syntheticDigit } from './mock-model';
@@ -30,7 +31,8 @@ export type MockCall =
   | { readonly method: 'cancelLab' }
   | { readonly method: 'exportAdversarial' }
   | { readonly method: 'adversarialTraining' }
-  | { readonly method: 'userModel'; readonly source: UserModelSource };
+  | { readonly method: 'userModel'; readonly source: UserModelSource }
+  | { readonly method: 'saliency'; readonly target: number };
 
 export type MockMethod = MockCall['method'];
 
@@ -342,6 +344,10 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
     userModel(source) {
       calls.push({ method: 'userModel', source });
       return labAnswer('userModel', 'user-model', 4, () => mockUserModel(result(), checkUserModelSource(source, 'BAD_MESSAGE')));
+    },
+    saliency({ target }) {
+      calls.push({ method: 'saliency', target });
+      return labAnswer('saliency', 'saliency', 2, () => mockSaliency(result(), target));
     },
     labProgress() {
       calls.push({ method: 'labProgress' });

@@ -78,5 +78,6 @@ export function createRuntimeConnector(tabId: number | null, sendMessage: SendMe
     exportAdversarial: () => send('probe/export', { tabId }),
     adversarialTraining: () => send('probe/adv-training', { tabId }),
     userModel: (source) => send('probe/user-model', { tabId, source }),
+    saliency: ({ target }) => send('probe/saliency', { tabId, target }),
   };
 }

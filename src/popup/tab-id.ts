@@ -6,6 +6,14 @@ export function tabIdFromSearch(search: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
+/** Path of the classroom page inside the built extension. */
+export const CLASSROOM_PAGE = 'src/popup/classroom.html';
+
+/** The classroom page's URL for tab `tabId` (`?tab=<id>`; null: no query, the most recent probe). `pageUrl` is the page's extension URL. */
+export function classroomUrl(pageUrl: string, tabId: number | null): string {
+  return tabId === null ? pageUrl : `${pageUrl}?tab=${tabId}`;
+}
+
 /** Minimal view of chrome.tabs.query that resolveTabId needs. */
 export type QueryTabs = (info: { active: boolean; currentWindow: boolean }) => Promise<ReadonlyArray<{ id?: number }>>;
 

@@ -3,7 +3,7 @@ import { attackMeta, resolveParams } from '../core/attacks/specs';
 import { isWorkload, type BenchResult, type Workload } from '../core/bench';
 import { SWEEP_LIMITS } from '../core/lab/sweep-common';
 import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
-import type { UserModelView } from './types';
+import type { SaliencyView, UserModelView } from './types';
 import type { AdvTrainingView, AttackChoice, CaptureResponse, DefenseReportView, ExportView, DiagnosticsView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from './types';
 
 /** Largest side, in pixels, of an image sent from the page to the extension. */
@@ -51,6 +51,8 @@ export interface MessageMap {
   'probe/adv-training': { req: { tabId: number | null }; res: AdvTrainingView; from: 'extension-page' };
   /** Popup → background: load a user model (URL + description, or MobileNet v2 after consent) and run the tab's image and attack on it. */
   'probe/user-model': { req: { tabId: number | null; source: UserModelSource }; res: UserModelView; from: 'extension-page' };
+  /** Popup → background: JSMA's saliency map S(X, target) of the tab's clean image and A(X, t) for every other class. */
+  'probe/saliency': { req: { tabId: number | null; target: number }; res: SaliencyView; from: 'extension-page' };
   /** Extension page → background: backend, live tensors, memory and job-queue counters (tests assert tensors return to baseline). */
   'probe/diagnostics': { req: Record<string, never>; res: DiagnosticsView; from: 'extension-page' };
   /** Background → content script: capture the right-clicked image's pixels. */
@@ -180,6 +182,12 @@ const validators: { [T in MessageType]: Validator<T> } = {
     onlyKeys(p, ['tabId', 'source']);
     return { tabId: tabIdOf(p), source: checkUserModelSource(p.source, 'BAD_MESSAGE') };
   },
+  'probe/saliency': (p) => {
+    onlyKeys(p, ['tabId', 'target']);
+    const t = p.target;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 999) bad('target must be a class index');
+    return { tabId: tabIdOf(p), target: t + 0 };
+  },
   'probe/diagnostics': (p) => {
     onlyKeys(p, []);
     return {};
@@ -210,6 +218,7 @@ export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/export': 'extension-page',
   'probe/adv-training': 'extension-page',
   'probe/user-model': 'extension-page',
+  'probe/saliency': 'extension-page',
   'probe/diagnostics': 'extension-page',
   'content/capture': 'background',
 };

@@ -214,7 +214,31 @@ export interface TransferView {
 }
 
 /** Which lab computation a 'probe/lab' request runs. */
-export type LabKind = 'defenses' | 'sweep' | 'transfer' | 'export' | 'adversarial-training' | 'user-model';
+export type LabKind = 'defenses' | 'sweep' | 'transfer' | 'export' | 'adversarial-training' | 'user-model' | 'saliency';
+
+/**
+ * Papernot et al.'s saliency map S(X, t) of the tab's clean image toward `target` (θ = +1, logits; single
+ * features: ∂Z_t/∂X_i · |Σ_{c≠t} ∂Z_c/∂X_i| where ∂Z_t/∂X_i > 0 and Σ_{c≠t} ∂Z_c/∂X_i < 0, else 0), and the
+ * adversarial distance A(X, t) toward every other class.
+ */
+export interface SaliencyView {
+  readonly resultId: string;
+  readonly modelId: string;
+  readonly classNames: string[];
+  /** The model's prediction on X (the source class). */
+  readonly label: number;
+  readonly target: number;
+  readonly width: number;
+  readonly height: number;
+  /** S(X, target) per input feature (row-major, channels last), ≥ 0. */
+  readonly map: number[];
+  /** Features with S > 0 (so A(X, target) = 1 − positive / map.length). */
+  readonly positive: number;
+  /** A(X, t) for every class t other than `label`, in class order. */
+  readonly distances: { readonly target: number; readonly distance: number }[];
+  readonly backend: string;
+  readonly ms: number;
+}
 
 /** Progress of the tab's running lab computation (null fields: none running). */
 export interface LabProgress {

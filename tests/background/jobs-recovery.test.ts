@@ -3,13 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { nonFiniteField, recoverInterrupted, RESTARTED_DURING_ATTACK, RESTARTED_DURING_PROBE, storedStates } from '../../src/background/jobs-recovery';
 import { ProbeService, type ServiceDeps } from '../../src/background/service';
 import type { Classifier } from '../../src/core/models/types';
-import { loadMnist } from '../../src/cli/data';
-import { LIGHT, renderDigit } from '../../src/cli/png';
 import type { ProbeState } from '../../src/protocol/types';
 import { tinyClassifier } from '../helpers/tiny';
+import { captureDigit } from '../helpers/service';
 
 let model: Classifier;
-const test = loadMnist('test');
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -20,11 +18,7 @@ function deps(over: Partial<ServiceDeps> = {}): ServiceDeps & { persisted: { tab
   const persisted: { tabId: number; state: ProbeState }[] = [];
   return {
     persisted,
-    async capture({ srcUrl, pageUrl }) {
-      const i = Number(srcUrl.match(/d(\d+)/)?.[1] ?? 0);
-      const image = renderDigit(test.images.subarray(i * 784, (i + 1) * 784), 2, LIGHT.ink, LIGHT.paper, 4);
-      return { image, source: { srcUrl, pageUrl, naturalWidth: image.width, naturalHeight: image.height, capturedBy: 'page' } };
-    },
+    capture: captureDigit,
     model: async () => model,
     backend: async () => 'cpu',
     persist: (tabId, state) => persisted.push({ tabId, state }),

@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../src/cli/backend';
 import { loadMnist } from '../../src/cli/data';
 import { dirModelFiles, loadShippedClassifier, loadShippedVae, MODELS_DIR } from '../../src/cli/models';
-import { LIGHT, renderDigit } from '../../src/cli/png';
 import { ProbeService, transferModelIds, type DefenseAssets, type ServiceDeps } from '../../src/background/service';
 import { parseMagnetCalibrationFile, parseUncertaintyCalibrationFile } from '../../src/core/defenses/calibration';
 import { loadEnsemble } from '../../src/core/defenses/ensemble';
 import { correctRuns } from '../../src/core/lab/sweep';
 import type { Classifier, Uncertain } from '../../src/core/models/types';
 import { ProbeError } from '../../src/core/errors';
+import { captureDigit } from '../helpers/service';
 
 /**
  * The lab computations of the service (defenses panel, ε-sweep, transfer) on the real shipped models
@@ -55,11 +55,7 @@ function model(id: string): Promise<Classifier> {
 
 function deps(over: Partial<ServiceDeps> = {}): ServiceDeps {
   return {
-    async capture({ srcUrl, pageUrl }) {
-      const i = Number(srcUrl.match(/d(\d+)/)?.[1] ?? 0);
-      const image = renderDigit(test.images.subarray(i * 784, (i + 1) * 784), 2, LIGHT.ink, LIGHT.paper, 4);
-      return { image, source: { srcUrl, pageUrl, naturalWidth: image.width, naturalHeight: image.height, capturedBy: 'page' } };
-    },
+    capture: captureDigit,
     model,
     defenses: async () => assets,
     backend: async () => 'wasm',

@@ -1,20 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../src/cli/backend';
-import { loadMnist } from '../../src/cli/data';
 import { loadShippedClassifier } from '../../src/cli/models';
-import { decodePng, LIGHT, renderDigit } from '../../src/cli/png';
+import { decodePng } from '../../src/cli/png';
 import { ProbeService, type ServiceDeps } from '../../src/background/service';
 import type { Classifier } from '../../src/core/models/types';
 import { classifyOne } from '../../src/core/probe';
 import { base64ToBytes } from '../../src/protocol/base64';
+import { captureDigit } from '../helpers/service';
 
 /**
  * The export and adversarial-training computations of the service on the real shipped models and real
  * MNIST test digits (wasm): the exported PNG re-classified here, the comparison's numbers against the
  * models run directly, tensors back to baseline, NO_RESULT and CANCELLED.
  */
-const test = loadMnist('test');
 const cache = new Map<string, Promise<Classifier>>();
 
 beforeAll(async () => {
@@ -36,11 +35,7 @@ function model(id: string): Promise<Classifier> {
 
 function deps(): ServiceDeps {
   return {
-    async capture({ srcUrl, pageUrl }) {
-      const i = Number(srcUrl.match(/d(\d+)/)?.[1] ?? 0);
-      const image = renderDigit(test.images.subarray(i * 784, (i + 1) * 784), 2, LIGHT.ink, LIGHT.paper, 4);
-      return { image, source: { srcUrl, pageUrl, naturalWidth: image.width, naturalHeight: image.height, capturedBy: 'page' } };
-    },
+    capture: captureDigit,
     model,
     backend: async () => 'wasm',
     persist: () => undefined,

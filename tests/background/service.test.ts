@@ -3,13 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ProbeService, type ServiceDeps } from '../../src/background/service';
 import { ProbeError } from '../../src/core/errors';
 import type { Classifier } from '../../src/core/models/types';
-import { loadMnist } from '../../src/cli/data';
-import { LIGHT, renderDigit } from '../../src/cli/png';
 import type { ProbeState } from '../../src/protocol/types';
 import { tinyClassifier } from '../helpers/tiny';
+import { captureDigit } from '../helpers/service';
 
 let model: Classifier;
-const test = loadMnist('test');
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -22,11 +20,9 @@ function deps(over: Partial<ServiceDeps> = {}): ServiceDeps & { persisted: Probe
   return {
     persisted,
     captured,
-    async capture({ srcUrl, pageUrl }) {
-      captured.push(srcUrl);
-      const i = Number(srcUrl.match(/d(\d+)/)?.[1] ?? 0);
-      const image = renderDigit(test.images.subarray(i * 784, (i + 1) * 784), 2, LIGHT.ink, LIGHT.paper, 4);
-      return { image, source: { srcUrl, pageUrl, naturalWidth: image.width, naturalHeight: image.height, capturedBy: 'page' } };
+    async capture(req) {
+      captured.push(req.srcUrl);
+      return captureDigit(req);
     },
     model: async () => model,
     backend: async () => 'cpu',

@@ -2,10 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../src/cli/backend';
-import { loadMnist } from '../../src/cli/data';
 import { dirLayersHandler } from '../../src/cli/model-io';
 import { loadShippedClassifier, MODELS_DIR } from '../../src/cli/models';
-import { decodePng, LIGHT, renderDigit } from '../../src/cli/png';
+import { decodePng } from '../../src/cli/png';
 import { ProbeService, type ServiceDeps } from '../../src/background/service';
 import { clearUserModels, MOBILENET_MODEL_JSON, type UserModelLoader } from '../../src/background/user-models';
 import { ProbeError } from '../../src/core/errors';
@@ -14,13 +13,13 @@ import type { Classifier } from '../../src/core/models/types';
 import { loadUserClassifier, MOBILENET_V2, type UserModelSpec } from '../../src/core/models/user-model';
 import { classifyOne } from '../../src/core/probe';
 import { base64ToBytes } from '../../src/protocol/base64';
+import { captureDigit } from '../helpers/service';
 
 /**
  * A user model through the service: the shipped mnist-softmax files loaded as a user LayersModel (from
  * disk: no network) with a description typed as a user would, the tab's page image preprocessed for it
  * and the tab's FGSM run on it; MobileNet's class list and address without a download; tensors freed.
  */
-const test = loadMnist('test');
 let lenet: Classifier;
 
 beforeAll(async () => {
@@ -34,11 +33,7 @@ afterAll(() => {
 
 function deps(): ServiceDeps {
   return {
-    async capture({ srcUrl, pageUrl }) {
-      const i = Number(srcUrl.match(/d(\d+)/)?.[1] ?? 0);
-      const image = renderDigit(test.images.subarray(i * 784, (i + 1) * 784), 2, LIGHT.ink, LIGHT.paper, 4);
-      return { image, source: { srcUrl, pageUrl, naturalWidth: image.width, naturalHeight: image.height, capturedBy: 'page' } };
-    },
+    capture: captureDigit,
     model: async () => lenet,
     backend: async () => 'wasm',
     persist: () => undefined,

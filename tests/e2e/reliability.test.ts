@@ -33,9 +33,8 @@ import type { AttackChoice, DiagnosticsView, ProbeState } from '../../src/protoc
  * - 24 (WEBGL_FORCE_F16_TEXTURES): same reason, webgl is never the chosen backend here.
  * - 28 (multi-minute job with the popup closed): a run of several minutes does not fit the suite's time budget;
  *   row 30 runs a long CW with the popup closed and reopened, and row 27 covers the worker being stopped under it.
- * - 32 (extension reloaded mid-job): chrome.runtime.reload() of an unpacked extension loaded with
- *   --load-extension in headless Chromium does not bring it back reliably within a test (the worker target is
- *   not re-created for the driver); not automated here.
+ * - 32 (extension reloaded mid-job): in tests/e2e/reliability-page.test.ts (reloaded through the DevTools
+ *   protocol's Extensions.loadUnpacked, as chrome://extensions' Reload button does).
  */
 const DIST = resolve(process.env.PROBE_DIST ?? 'dist');
 const N_LOAD = 50;

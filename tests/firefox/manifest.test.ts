@@ -110,13 +110,13 @@ describe('web-ext lint output', () => {
       JSON.stringify({
         count: 2,
         errors: [{ code: 'MANIFEST_FIELD_REQUIRED', message: 'x', file: 'manifest.json' }],
-        warnings: [{ code: 'UNSAFE_VAR_ASSIGNMENT', message: 'y', file: 'assets/index.html-F2GXVsNY.js', line: 2 }],
+        warnings: [{ code: 'UNSAFE_VAR_ASSIGNMENT', message: 'y', file: 'assets/preact-F2GXVsNY.js', line: 2 }],
         notices: [],
       }),
       1,
     );
     expect(report.errors.map((e) => e.code)).toEqual(['MANIFEST_FIELD_REQUIRED']);
-    expect(report.warnings[0]).toEqual({ code: 'UNSAFE_VAR_ASSIGNMENT', message: 'y', file: 'assets/index.html-F2GXVsNY.js' });
+    expect(report.warnings[0]).toEqual({ code: 'UNSAFE_VAR_ASSIGNMENT', message: 'y', file: 'assets/preact-F2GXVsNY.js' });
     expect(report.exitCode).toBe(1);
     expect(codeOf(() => parseLintOutput('not json', 2))).toBe('BAD_INPUT');
     expect(codeOf(() => parseLintOutput('{"errors": 3}', 0))).toBe('BAD_INPUT');
@@ -125,7 +125,7 @@ describe('web-ext lint output', () => {
 
   it('accepts only the listed warnings, in the listed files', () => {
     expect(ACCEPTED_LINT_WARNINGS.length).toBeGreaterThan(0);
-    expect(isAcceptedWarning({ code: 'UNSAFE_VAR_ASSIGNMENT', message: '', file: 'assets/index.html-F2GXVsNY.js' })).toBe(true);
+    expect(isAcceptedWarning({ code: 'UNSAFE_VAR_ASSIGNMENT', message: '', file: 'assets/preact-F2GXVsNY.js' })).toBe(true);
     expect(isAcceptedWarning({ code: 'UNSAFE_VAR_ASSIGNMENT', message: '', file: 'assets/index.ts-8EWeFZSZ.js' })).toBe(false);
     expect(isAcceptedWarning({ code: 'UNSAFE_VAR_ASSIGNMENT', message: '', file: null })).toBe(false);
     expect(isAcceptedWarning({ code: 'KEY_FIREFOX_UNSUPPORTED_BY_MIN_VERSION', message: '', file: 'manifest.json' })).toBe(false);

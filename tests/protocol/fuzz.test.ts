@@ -33,6 +33,7 @@ const VALID: { [T in MessageType]: Record<string, unknown> } = {
     tabId: 1,
     source: { kind: 'url', url: 'http://127.0.0.1:8080/m/model.json', spec: { id: 'user:m', format: 'layers', inputShape: [28, 28, 1], inputRange: { min: 0, max: 1 }, classNames: ['a', 'b'], output: 'logits', classOffset: 0, preprocess: 'mnist' } },
   },
+  'probe/saliency': { tabId: 2, target: 3 },
   'probe/diagnostics': {},
   'content/capture': { srcUrl: 'http://127.0.0.1/a.png', maxSide: 64 },
 };
@@ -73,6 +74,20 @@ describe('message validation under fuzzing', () => {
     }), { numRuns: 300, seed: 17 });
     expect(outcome({ type: 'probe/sweep', payload: { tabId: 1, maxEps: 0.5, points: 40 } })).toBe('bad');
     expect(outcome({ type: 'probe/sweep', payload: { tabId: 1, maxEps: 0, points: 41 } })).toBe('bad');
+  });
+
+  it('probe/saliency: any accepted request has a non-negative integer target class', () => {
+    fc.assert(fc.property(hostile, hostile, (tabId, target) => {
+      const raw = { type: 'probe/saliency', payload: { tabId, target } };
+      if (outcome(raw) === 'ok') {
+        const p = parseMessage(raw).payload as { target: number };
+        expect(Number.isInteger(p.target) && p.target >= 0 && p.target <= 999 && !Object.is(p.target, -0)).toBe(true);
+      }
+    }), { numRuns: 300, seed: 23 });
+    expect(outcome({ type: 'probe/saliency', payload: { tabId: 1, target: 2.5 } })).toBe('bad');
+    expect(outcome({ type: 'probe/saliency', payload: { tabId: 1 } })).toBe('bad');
+    expect(outcome({ type: 'probe/saliency', payload: { tabId: 1, target: 4, extra: 1 } })).toBe('bad');
+    expect(outcome({ type: 'probe/saliency', payload: { tabId: 1, target: 4 } })).toBe('ok');
   });
 
   it('arbitrary values as a whole message: BAD_MESSAGE or a valid envelope, nothing else', () => {

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { UserModelView } from '../../protocol/types';
+import type { SaliencyView, UserModelView } from '../../protocol/types';
+import { SaliencyChart } from './SaliencyChart';
 import { UserModelFormView, UserModelResult } from './UserModelPanel';
 import type { AdvTrainingView, DefenseReportView, ExportView, LabKind, LabProgress, ProbeResult, SweepView, TransferView } from '../../protocol/types';
 import type { BlobUrls } from '../blob-url';
@@ -26,16 +27,19 @@ interface LabResults {
   readonly export?: ExportView;
   readonly 'adversarial-training'?: AdvTrainingView;
   readonly 'user-model'?: UserModelView;
+  readonly saliency?: SaliencyView;
 }
 
 /** A view of the lab: a background computation, or the shipped matrices (no computation). */
 export type LabTab = LabKind | 'matrices';
 
-const TABS: readonly { readonly kind: LabTab; readonly label: string }[] = [
+/** Every view of the lab, in the popup's order. */
+export const ALL_TABS: readonly { readonly kind: LabTab; readonly label: string }[] = [
   { kind: 'defenses', label: 'Defenses' },
   { kind: 'sweep', label: 'ε-sweep' },
   { kind: 'transfer', label: 'Transfer' },
   { kind: 'matrices', label: 'Matrices' },
+  { kind: 'saliency', label: 'Saliency' },
   { kind: 'adversarial-training', label: 'Adv. training' },
   { kind: 'export', label: 'Export' },
   { kind: 'user-model', label: 'Your model' },
@@ -48,6 +52,7 @@ const RUN_LABEL: Record<LabKind, string> = {
   'adversarial-training': 'Compare with adversarial training',
   export: 'Export the adversarial',
   'user-model': 'Load and attack',
+  saliency: 'Compute the saliency map',
 };
 
 export interface LabProps {
@@ -62,14 +67,25 @@ export interface LabProps {
   /** The dataset-level matrices (default: the file bundled at build time, validated). */
   readonly matrices?: MatricesLoad;
   readonly blobUrls?: BlobUrls;
+  /** The views offered, in this order (default: every view). The classroom page shows only its charts. */
+  readonly tabs?: readonly LabTab[];
+  /** The view shown, when the parent controls it (the classroom's 1–6 keys); with `onTabChange`. */
+  readonly tab?: LabTab;
+  readonly onTabChange?: (tab: LabTab) => void;
 }
 
 /**
  * The lab: defenses, ε-sweep and transfer for the current image and adversarial, one tab each. One
  * computation at a time, with progress (polled) and Cancel; results are kept per tab of the lab.
  */
-export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrices, blobUrls }: LabProps) {
-  const [tab, setTab] = useState<LabTab>('defenses');
+export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrices, blobUrls, tabs: only, tab: controlled, onTabChange }: LabProps) {
+  const TABS = only ? only.flatMap((k) => ALL_TABS.filter((t) => t.kind === k)) : ALL_TABS;
+  const [own, setOwn] = useState<LabTab>(TABS[0]?.kind ?? 'defenses');
+  const tab = controlled ?? own;
+  const setTab = (t: LabTab): void => {
+    setOwn(t);
+    onTabChange?.(t);
+  };
   const [running, setRunning] = useState<LabKind | null>(null);
   const [progress, setProgress] = useState<LabProgress | null>(null);
   const [results, setResults] = useState<LabResults>({});
@@ -77,6 +93,8 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
   const [notice, setNotice] = useState<string | null>(null);
   const [maxEps, setMaxEps] = useState<string>(String(SWEEP_DEFAULTS.maxEps));
   const [points, setPoints] = useState<number>(SWEEP_DEFAULTS.points);
+  /** The saliency map's target class (null: the default, the class after the prediction). */
+  const [salTarget, setSalTarget] = useState<number | null>(null);
   const seq = useRef(0);
   const alive = useRef(true);
   const tabRefs = useRef<(HTMLButtonElement | null)[]>([]);
@@ -155,9 +173,13 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
       if (epsOk) void run('sweep', () => lab.sweep({ maxEps: eps, points }));
     } else if (kind === 'export') void run('export', () => lab.exportAdversarial());
     else if (kind === 'adversarial-training') void run('adversarial-training', () => lab.adversarialTraining());
+    else if (kind === 'saliency') void run('saliency', () => lab.saliency({ target }));
     else void run('transfer', () => lab.transfer());
   };
   const matricesData = matrices ?? shippedMatrices();
+  const classNames = result?.classNames ?? [];
+  const predicted = result?.prediction.label ?? -1;
+  const target = salTarget !== null && salTarget !== predicted && salTarget < classNames.length ? salTarget : classNames.length > 1 ? (predicted + 1) % classNames.length : 0;
 
   const onTabKey = (e: KeyboardEvent, i: number): void => {
     const n = TABS.length;
@@ -263,6 +285,23 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
             {t.kind === 'adversarial-training' && (
               <p class="muted small">The same image and attack against mnist-maxout and its adversarially trained twin (and the 3-vs-7 logistic regressions for a 3 or a 7).</p>
             )}
+            {t.kind === 'saliency' && (
+              <>
+                <p class="muted small">JSMA's saliency map (Papernot et al.) of this image toward a target class, and how far the image is from every other class (adversarial distance).</p>
+                <div class="control-row">
+                  <label for="saliency-target">target</label>
+                  <select id="saliency-target" data-testid="saliency-target" value={String(target)} disabled={disabled} onChange={(e) => setSalTarget(Number(e.currentTarget.value))}>
+                    {classNames.map((name, c) =>
+                      c === predicted ? null : (
+                        <option key={c} value={String(c)}>
+                          {name}
+                        </option>
+                      ),
+                    )}
+                  </select>
+                </div>
+              </>
+            )}
             {t.kind === 'export' && <p class="muted small">The adversarial as a PNG at model resolution: rounded to 8 bits so that it stays adversarial if any rounding does, and re-classified.</p>}
             {t.kind === 'sweep' && (
               <div class="control-row">
@@ -307,6 +346,7 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
             {t.kind === 'sweep' && shown('sweep') && <SweepChart view={shown('sweep')!} />}
             {t.kind === 'transfer' && shown('transfer') && <TransferChart view={shown('transfer')!} />}
             {t.kind === 'adversarial-training' && shown('adversarial-training') && <AdvTrainingPanel view={shown('adversarial-training')!} />}
+            {t.kind === 'saliency' && shown('saliency') && <SaliencyChart view={shown('saliency')!} />}
             {t.kind === 'user-model' && shown('user-model') && <UserModelResult view={shown('user-model')!} urls={blobUrls} />}
             {t.kind === 'export' && result && result.id === resultId && <ExportPanel result={result} view={shown('export')} defenses={shown('defenses')} urls={blobUrls} />}
           </div>
