@@ -33,6 +33,11 @@ import type { AttackChoice, DiagnosticsView, ProbeState } from '../../src/protoc
  * - 24 (WEBGL_FORCE_F16_TEXTURES): same reason, webgl is never the chosen backend here.
  * - 28 (multi-minute job with the popup closed): a run of several minutes does not fit the suite's time budget;
  *   row 30 runs a long CW with the popup closed and reopened, and row 27 covers the worker being stopped under it.
+ * - 29 (offscreen document closed): no offscreen document is used; long jobs run in the service worker, which
+ *   is kept busy only while a job runs, and rows 27 and 36 cover the worker being stopped under a job.
+ * - 33 (Firefox host permission revoked): the Firefox suite (tests/e2e/firefox.test.ts) installs the add-on
+ *   through Marionette, which has no command to withdraw a granted host permission (that is about:addons UI);
+ *   not automated here.
  * - 32 (extension reloaded mid-job): in tests/e2e/reliability-page.test.ts (reloaded through the DevTools
  *   protocol's Extensions.loadUnpacked, as chrome://extensions' Reload button does).
  */
