@@ -9,7 +9,7 @@ import { loadEnsemble } from '../core/defenses/ensemble';
 import { isUncertain } from '../core/defenses/uncertainty';
 import { ProbeError } from '../core/errors';
 import { urlModelFiles } from '../core/models/files';
-import { getModel, getVaeContext } from './engine';
+import { getModel, getVaeContext, onModelsDropped } from './engine';
 import type { DefenseAssets } from './service';
 
 /** The shipped models the defenses use (the same as `probe defend`). */
@@ -31,6 +31,14 @@ async function fetchJson(url: string, what: string): Promise<unknown> {
 }
 
 let assets: Promise<DefenseAssets> | null = null;
+
+// After a GPU reset the engine disposes its models (the VAE and the GPDNN here are the engine's); the
+// ensemble is this module's own: free it and load everything again on the next request.
+onModelsDropped(() => {
+  const old = assets;
+  assets = null;
+  old?.then((a) => a.ensemble.dispose(), () => undefined);
+});
 
 /** Loads (once) the VAE, the GPDNN, the ensemble and the two calibration files; `folderUrlOf(id)` ends with '/'. */
 export function getDefenseAssets(folderUrlOf: (id: string) => string): Promise<DefenseAssets> {

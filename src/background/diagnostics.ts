@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DiagnosticsView } from '../protocol/types';
+import { gpuHealth } from './engine';
 
 /** When this service-worker instance (module) started: a test sees it change after the worker is stopped and restarted. */
 export const WORKER_STARTED_AT = Date.now();
@@ -18,7 +19,7 @@ function jsHeapBytes(): number | null {
   return typeof m?.usedJSHeapSize === 'number' ? m.usedJSHeapSize : null;
 }
 
-/** Snapshot for 'probe/diagnostics': the chosen backend, live tensors and memory, and the job queue's counters. */
+/** Snapshot for 'probe/diagnostics': the chosen backend (the fallback after a GPU reset), live tensors and memory, the job queue's counters, and GPU losses. */
 export function diagnostics(backend: string, queue: { queued: number; done: number; merged: number; lastJob: number }): DiagnosticsView {
   const mem = tf.memory();
   return {
@@ -32,5 +33,7 @@ export function diagnostics(backend: string, queue: { queued: number; done: numb
     jobsMerged: queue.merged,
     lastJob: queue.lastJob,
     startedAt: WORKER_STARTED_AT,
+    gpuStatus: gpuHealth().status,
+    gpuLosses: gpuHealth().losses,
   };
 }

@@ -11,6 +11,10 @@ import { loadClassifier, loadVaeModel } from '../core/models/load';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID, vaeContextOf } from '../core/models/vae-examples';
 import type { VaeContext } from '../core/probe';
 import type { Classifier } from '../core/models/types';
+import {
+  fallbackCandidates, gpuResetError, guardReads, INITIAL_GPU_HEALTH, LOSS_GRACE_MS, nextGpuHealth, READBACK_TIMEOUT_MS, watchDevice,
+  type GpuDeviceLike, type GpuHealth, type ReadableBackend,
+} from './gpu-loss';
 
 /** Backends in order of preference. */
 export const BACKEND_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -82,7 +86,10 @@ async function tryBackend(name: BackendName): Promise<string | null> {
     const ok = await tf.setBackend(name);
     if (!ok) return 'setBackend returned false';
     await tf.ready();
-    if (name === 'webgpu') patchWebGpuUploads();
+    if (name === 'webgpu') {
+      patchWebGpuUploads();
+      watchWebGpu();
+    }
     // A tiny op proves the backend really runs (a lost adapter can pass setBackend).
     const t = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)));
     const v = await t.data();
@@ -172,6 +179,10 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
     // GPU backends that work but run on the CPU: tried after wasm, before cpu.
     const software: BackendName[] = [];
     for (const name of forced ? [forced] : BACKEND_ORDER) {
+      if (health.lost.includes(name)) {
+        failed.push({ backend: name, reason: `GPU reset earlier: ${health.reason ?? 'device lost'}` });
+        continue;
+      }
       if (!forced && name === 'cpu') {
         for (const sw of software) if ((await tryBackend(sw)) === null) return { backend: sw, failed };
       }
@@ -186,7 +197,11 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
       failed.push({ backend: name, reason });
     }
     throw new ProbeError('BACKEND_FAILED', `No TensorFlow.js backend works here: ${failed.map((f) => `${f.backend}: ${f.reason}`).join('; ')}`);
-  })();
+  })().then(async (c) => {
+    if (c.backend === 'webgpu') await prepareFallback();
+    health = nextGpuHealth(health, { type: 'chosen', backend: c.backend });
+    return c;
+  });
   choice.catch(() => {
     choice = null;
   });
@@ -195,8 +210,12 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
 
 const models = new Map<string, Promise<Classifier>>();
 
-/** Load a model once per service-worker life; a failed load is not cached (no retry storm: callers see the error). */
+/**
+ * Load a model once per service-worker life (per backend: after a GPU reset every model is loaded again on
+ * the fallback); a failed load is not cached (no retry storm: callers see the error).
+ */
 export function getModel(id: string, folderUrlOf: (id: string) => string): Promise<Classifier> {
+  if (modelsStale) return settleGpuLoss().then(() => getModel(id, folderUrlOf));
   let p = models.get(id);
   if (!p) {
     p = loadClassifier(id, urlModelFiles(folderUrlOf(id)));
@@ -214,6 +233,7 @@ let vaeContext: Promise<VaeContext> | null = null;
  * by training/vae-examples.ts) from which target latents z_t are taken.
  */
 export function getVaeContext(folderUrlOf: (id: string) => string): Promise<VaeContext> {
+  if (modelsStale) return settleGpuLoss().then(() => getVaeContext(folderUrlOf));
   if (!vaeContext) {
     vaeContext = (async () => {
       const [vae, classifier, examples] = await Promise.all([
@@ -231,4 +251,150 @@ export function getVaeContext(folderUrlOf: (id: string) => string): Promise<VaeC
     });
   }
   return vaeContext;
+}
+
+// ---- WebGPU device loss (checklist row 23; the state machine and read guard are in gpu-loss.ts) ----
+
+let health: GpuHealth = INITIAL_GPU_HEALTH;
+/** The fallback after the last loss: resolves to the backend now active. */
+let switching: Promise<BackendName> | null = null;
+/** Models loaded before the loss hold tensors of the lost device: dropped before the next load. */
+let modelsStale = false;
+let settling: Promise<void> | null = null;
+const resetListeners = new Set<() => void>();
+
+/** Where jobs run and how many GPU losses this worker has seen (healthy → lost → fallen-back), for 'probe/diagnostics'. */
+export function gpuHealth(): GpuHealth {
+  return health;
+}
+
+/**
+ * Runs `listener` whenever the engine drops its models after a GPU reset, so that another module's cache of
+ * models or tensors (defense assets, user models) is dropped too. Returns the unsubscribe function.
+ */
+export function onModelsDropped(listener: () => void): () => void {
+  resetListeners.add(listener);
+  return () => resetListeners.delete(listener);
+}
+
+/**
+ * Test hook (checklist row 23): destroys the WebGPU backend's device (`GPUDevice.destroy()`), as a driver
+ * reset would. A test calls it from an attack's progress callback at step N. False if webgpu was never set up.
+ */
+export function destroyGpuDevice(): boolean {
+  const backend = initialised('webgpu') as unknown as { device?: GpuDeviceLike } | null;
+  if (!backend?.device) return false;
+  backend.device.destroy();
+  return true;
+}
+
+/** The backend instance if it was initialised (tf.findBackend would start initialising it). */
+function initialised(name: string): tf.KernelBackend | null {
+  return tf.engine().registry[name] ?? null;
+}
+
+/** The webgpu backend (active): its device watched for loss, its read-backs guarded. Once per device. */
+function watchWebGpu(): void {
+  const backend = tf.backend() as unknown as ReadableBackend & { device?: GpuDeviceLike };
+  const device = backend.device;
+  if (!device) return;
+  let lost = false;
+  let markLost!: () => void;
+  const whenLost = new Promise<void>((resolve) => (markLost = resolve));
+  const declare = (reason: string): void => {
+    if (lost) return;
+    lost = true;
+    markLost();
+    onGpuLost('webgpu', reason);
+  };
+  if (!watchDevice(device, declare)) return;
+  guardReads(backend, {
+    isLost: () => lost,
+    whenLost,
+    declareLost: declare,
+    resetError: async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const to = await Promise.race([
+        (switching ?? Promise.reject(new Error('no fallback'))).catch(() => null),
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 5 * LOSS_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+      return gpuResetError(to ?? plannedFallback());
+    },
+    resetErrorNow: () => gpuResetError(health.status === 'fallen-back' && health.backend ? health.backend : plannedFallback()),
+    timeoutMs: READBACK_TIMEOUT_MS,
+    graceMs: LOSS_GRACE_MS,
+  });
+}
+
+/**
+ * With webgpu chosen, the first fallback that works is initialised now (wasm is already when it was measured
+ * against the GPU), so that a loss switches to it at once: tf.setBackend of an initialised backend is
+ * synchronous, while one still initialising makes every op of a job in flight throw "not yet initialized".
+ */
+async function prepareFallback(): Promise<void> {
+  for (const name of fallbackCandidates(health) as BackendName[]) {
+    if (initialised(name)) return;
+    const why = await tryBackend(name);
+    await tf.setBackend('webgpu');
+    if (why === null) return;
+  }
+}
+
+function plannedFallback(): string {
+  return fallbackCandidates(health)[0] ?? 'cpu';
+}
+
+/**
+ * A loss of the device in use: the state goes to 'lost' (every read-back on it throws GPU_RESET from now on),
+ * the next backend is selected at once (fallbackCandidates: wasm, then cpu) and becomes the backend choice, and
+ * the model cache is marked stale; it is dropped when the next job asks for a model (the FIFO queue has let the
+ * failing job end by then, so no tensor is disposed under it).
+ */
+function onGpuLost(backend: BackendName, reason: string): void {
+  const next = nextGpuHealth(health, { type: 'lost', backend, reason });
+  if (next === health) return;
+  health = next;
+  modelsStale = true;
+  const failed: BackendChoice['failed'] = [{ backend, reason: `GPU reset: ${reason}` }];
+  switching = (async (): Promise<BackendName> => {
+    for (const name of fallbackCandidates(health) as BackendName[]) {
+      const why = await tryBackend(name);
+      if (why === null) {
+        health = nextGpuHealth(health, { type: 'chosen', backend: name });
+        return name;
+      }
+      failed.push({ backend: name, reason: why });
+    }
+    throw new ProbeError('BACKEND_FAILED', `The GPU was reset and no other backend works: ${failed.map((f) => `${f.backend}: ${f.reason}`).join('; ')}`);
+  })();
+  const c = switching.then((b): BackendChoice => ({ backend: b, failed }));
+  choice = c;
+  c.catch(() => {
+    if (choice === c) choice = null;
+  });
+}
+
+/**
+ * After a GPU loss: waits for the fallback backend, then disposes every cached model (their tensors lived on
+ * the lost device) and tells onModelsDropped listeners, once. Resolves at once when there was no loss.
+ */
+export function settleGpuLoss(): Promise<void> {
+  if (!modelsStale) return switching ? switching.then(() => undefined) : Promise.resolve();
+  settling ??= (async () => {
+    try {
+      await switching;
+      const old = [...models.values()];
+      const vae = vaeContext;
+      models.clear();
+      vaeContext = null;
+      modelsStale = false;
+      // The VAE context's classifier is one of `models` (getModel): only its VAE is its own.
+      await Promise.all([...old.map((p) => p.then((m) => m.dispose(), () => undefined)), vae?.then((v) => v.models.vae.dispose(), () => undefined)]);
+      for (const f of resetListeners) f();
+    } finally {
+      settling = null;
+    }
+  })();
+  return settling;
 }

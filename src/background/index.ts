@@ -14,6 +14,9 @@ import { diagnostics } from './diagnostics';
 import { storedStates } from './jobs-recovery';
 import { checkedLoad } from './model-check';
 import { noContentScript } from '../content/message';
+import { BrowseService, type BrowseSender } from './browse';
+import { getBadgeGp } from './browse-assets';
+import { BROWSE_ORIGINS_KEY, siteOrigin } from './browse-sites';
 
 /** Context-menu item id: part of the interface (tests fire it). */
 export const MENU_ID = 'probe-image';
@@ -60,6 +63,32 @@ const service = new ProbeService({
   now: () => Date.now(),
 });
 
+/** Browse mode: per-site badges, classified behind every user probe (src/background/browse.ts). */
+const browse = new BrowseService({
+  readOrigins: async () => (await chrome.storage.local.get(BROWSE_ORIGINS_KEY))[BROWSE_ORIGINS_KEY],
+  writeOrigins: (list) => chrome.storage.local.set({ [BROWSE_ORIGINS_KEY]: list }),
+  tabUrl: async (tabId) => (await chrome.tabs.get(tabId).catch(() => null))?.url ?? null,
+  async tellOrigin(origin, enabled) {
+    const tabs = await chrome.tabs.query({}).catch(() => [] as chrome.tabs.Tab[]);
+    await Promise.all(
+      tabs
+        .filter((t) => typeof t.id === 'number' && siteOrigin(t.url) === origin)
+        // No frameId: every frame of the tab gets it. A tab without the content script just does not answer.
+        .map((t) => chrome.tabs.sendMessage(t.id as number, { type: 'content/browse', payload: { enabled } }).catch(() => undefined)),
+    );
+  },
+  modelIdOf: (tabId) => service.getState(tabId).modelId,
+  model: (id) => checkedLoad(id, modelFolderUrl, (m) => getModel(m, modelFolderUrl)),
+  gpdnn: () => getBadgeGp(modelFolderUrl, (id) => getModel(id, modelFolderUrl)),
+  backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
+  busy: () => service.queueStats().queued > 0,
+  probe(req) {
+    // The context menu's path: open the popup where the browser allows it, then the default probe.
+    chrome.action.openPopup?.().catch(() => undefined);
+    void recovered.then(() => service.probeImage(req));
+  },
+});
+
 /**
  * After a service-worker restart: every tab's stored state comes back, and a job that was running or
  * queued when the worker stopped is closed with a "run it again" notice (jobs-recovery.ts); job numbers
@@ -103,7 +132,7 @@ function runBench(req: Req<'probe/bench'>): Promise<BenchResult[]> {
   });
 }
 
-async function handle(msg: AnyEnvelope): Promise<unknown> {
+async function handle(msg: AnyEnvelope, sender: BrowseSender): Promise<unknown> {
   await recovered;
   switch (msg.type) {
     case 'probe/get-state':
@@ -147,7 +176,16 @@ async function handle(msg: AnyEnvelope): Promise<unknown> {
       return service.saliency(msg.payload.tabId, msg.payload.target);
     case 'probe/diagnostics':
       return diagnostics((await chooseBackend(chrome.runtime.getURL('wasm/'))).backend, service.queueStats());
+    case 'browse/get-site':
+      return browse.getSite(msg.payload.tabId);
+    case 'browse/set-site':
+      return browse.setSite(msg.payload.tabId, msg.payload.enabled);
+    case 'browse/classify':
+      return browse.classify(sender, msg.payload.image);
+    case 'browse/open':
+      return browse.open(sender, msg.payload.srcUrl);
     case 'content/capture':
+    case 'content/browse':
       throw new ProbeError('FORBIDDEN_SENDER', 'That message is not for the background.');
   }
 }
@@ -163,7 +201,7 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
     sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') } satisfies Reply<'probe/get-state'>);
     return false;
   }
-  handle(msg).then(
+  handle(msg, sender).then(
     (data) => sendResponse({ ok: true, data }),
     (e: unknown) => sendResponse({ ok: false, error: toErrorInfo(e) }),
   );
@@ -189,6 +227,7 @@ chrome.contextMenus.onClicked.addListener((info, tab) => {
 
 chrome.tabs.onRemoved.addListener((tabId) => {
   service.forgetTab(tabId);
+  browse.forgetTab(tabId);
   chrome.storage.session.remove(STATE_KEY(tabId)).catch(() => undefined);
 });
 

@@ -15,6 +15,7 @@ import type { UserModelSource } from '../core/lab/user-source';
 import type { Classifier } from '../core/models/types';
 import { loadUserClassifier, MOBILENET_V2, parseImageNetLabels, validateUserModelSpec, type UserModelSpec } from '../core/models/user-model';
 import { attackOne, classifyOne } from '../core/probe';
+import { onModelsDropped } from './engine';
 import { bytesToBase64 } from '../protocol/base64';
 import type { AttackChoice, ClassScore, Prediction, ProbeResult, UserModelView } from '../protocol/types';
 
@@ -56,6 +57,9 @@ export function clearUserModels(): void {
   for (const p of cache.values()) p.then((m) => m.dispose(), () => undefined);
   cache.clear();
 }
+
+// User models loaded on a lost GPU are gone with it: drop them after a GPU reset (reloaded on the next run).
+onModelsDropped(() => clearUserModels());
 
 /** The k most probable classes of a prediction, named. */
 function top(p: Prediction, names: readonly string[], k = 5): ClassScore[] {

@@ -2,7 +2,10 @@ import { toErrorInfo, ProbeError, type ErrorInfo } from '../core/errors';
 import type { CaptureResponse } from '../protocol/types';
 import { capturePageFetch, captureImageElement, pageMayFetch } from './capture';
 import { eventTarget, locate, type Located } from './find';
-import { fromOwnBackground, LOCAL_FILE_MESSAGE, parseCaptureRequest } from './message';
+import { fromOwnBackground, LOCAL_FILE_MESSAGE, parseBrowseRequest, parseCaptureRequest } from './message';
+import { BrowseController, type BadgeAnswer } from './browse';
+import { BROWSE_ORIGINS_KEY, parseOrigins, siteOrigin } from '../background/browse-sites';
+import type { ErrorInfo as BadgeError } from '../core/errors';
 
 /**
  * Content script: remembers the right-clicked element and, when the background asks,
@@ -80,8 +83,55 @@ async function capture(srcUrl: string, maxSide: number): Promise<CaptureResponse
   }
 }
 
+/** Browse mode (badges on visible images), off unless the user switched it on for this site. */
+const browse = new BrowseController({
+  async classify(srcUrl, image) {
+    try {
+      const r = (await chrome.runtime.sendMessage({ type: 'browse/classify', payload: { srcUrl, image } })) as
+        | { ok: true; data: BadgeAnswer }
+        | { ok: false; error: BadgeError }
+        | undefined;
+      return r && typeof r === 'object' ? r : { ok: false, error: { code: 'INTERNAL', message: 'No reply from the extension.' } };
+    } catch (e) {
+      return { ok: false, error: toErrorInfo(e) };
+    }
+  },
+  open(img, srcUrl) {
+    // The probe then captures this very element, as after a right-click on it.
+    lastTarget = img;
+    chrome.runtime.sendMessage({ type: 'browse/open', payload: { srcUrl } }).catch(() => undefined);
+  },
+  connected,
+});
+
+/** The site the user sees: the top page's origin (a frame asks about the page it is in). */
+function topOrigin(): string | null {
+  const anc = location.ancestorOrigins;
+  return siteOrigin(anc && anc.length > 0 ? anc[anc.length - 1] : location.href);
+}
+
+chrome.storage?.local
+  .get(BROWSE_ORIGINS_KEY)
+  .then((got) => {
+    const origin = topOrigin();
+    if (origin !== null && parseOrigins(got[BROWSE_ORIGINS_KEY]).includes(origin)) browse.start();
+  })
+  .catch(() => undefined);
+
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   if (!fromOwnBackground(sender, chrome.runtime.id)) return false;
+  try {
+    const b = parseBrowseRequest(raw);
+    if (b) {
+      if (b.enabled) browse.start();
+      else browse.stop();
+      sendResponse({ badges: browse.count });
+      return false;
+    }
+  } catch (e) {
+    sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') });
+    return false;
+  }
   let srcUrl: string;
   let maxSide: number;
   try {

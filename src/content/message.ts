@@ -45,6 +45,24 @@ export function parseCaptureRequest(raw: unknown): { srcUrl: string; maxSide: nu
   return { srcUrl, maxSide };
 }
 
+/**
+ * A 'content/browse' request ({enabled}), validated as the protocol does, or null for any other message type.
+ * Throws ProbeError BAD_MESSAGE for a malformed one.
+ */
+export function parseBrowseRequest(raw: unknown): { enabled: boolean } | null {
+  const bad = (m: string): never => {
+    throw new ProbeError('BAD_MESSAGE', m);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('message must be an object');
+  const { type, payload } = raw as { type?: unknown; payload?: unknown };
+  if (type !== 'content/browse') return null;
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return bad('payload must be an object');
+  const p = payload as Record<string, unknown>;
+  for (const k of Object.keys(p)) if (k !== 'enabled') bad(`unexpected field "${k}"`);
+  if (typeof p.enabled !== 'boolean') return bad('enabled must be a boolean');
+  return { enabled: p.enabled };
+}
+
 /** What to do about an image of a local file, whose pixels Chrome keeps from extensions (checklist row 17). */
 export const LOCAL_FILE_MESSAGE =
   'This image is a local file (file://), and Chrome does not let extensions read the pixels of local files. Serve its folder over http (for example run `python3 -m http.server` in it, then open http://localhost:8000/) and probe the image there.';

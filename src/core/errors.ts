@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'CANCELLED',
   'TIMEOUT',
   'INTERNAL',
+  /** The GPU device was lost mid-job (WebGPU device loss); the next jobs run on the fallback backend. */
+  'GPU_RESET',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -6,6 +6,7 @@ import { Lab } from './components/Lab';
 import { ResultView } from './components/ResultView';
 import { StatusView } from './components/StatusView';
 import type { Connector, LabConnector } from './connector';
+import { BrowseSwitch } from './components/BrowseSwitch';
 import { type ShownError, shownErrorOf, shownErrorOfState } from './errors';
 
 export const POLL_MS = 250;
@@ -117,6 +118,12 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
     }
   }, [cancelling, connector, request]);
 
+  const browseGet = useCallback(() => (connector.getBrowseSite ? connector.getBrowseSite() : Promise.resolve({ origin: null, enabled: false })), [connector]);
+  const browseSet = useCallback(
+    (enabled: boolean) => (connector.setBrowseSite ? connector.setBrowseSite(enabled) : Promise.resolve({ origin: null, enabled: false })),
+    [connector],
+  );
+
   const retry = useCallback(() => {
     setFailure(null);
     setState(null);
@@ -133,6 +140,7 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
           </button>
         )}
       </header>
+      {connector.getBrowseSite && connector.setBrowseSite && <BrowseSwitch get={browseGet} set={browseSet} />}
       {renderBody()}
     </main>
   );

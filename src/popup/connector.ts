@@ -1,5 +1,5 @@
 import type { UserModelSource } from '../core/lab/user-source';
-import type { SaliencyView, UserModelView } from '../protocol/types';
+import type { BrowseSite, SaliencyView, UserModelView } from '../protocol/types';
 import type { AdvTrainingView, AttackChoice, DefenseReportView, ExportView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from '../protocol/types';
 
 /** Everything the popup needs from the rest of the extension. The UI talks only to this. */
@@ -10,6 +10,10 @@ export interface Connector {
   /** Cancel the running attack (the previous result stays). */
   cancel(): Promise<ProbeState>;
   listModels(): Promise<ModelInfo[]>;
+  /** Browse mode: are badges on for the current tab's site? (Absent where there is no tab, e.g. the mock.) */
+  getBrowseSite?(): Promise<BrowseSite>;
+  /** Browse mode: switch badges on or off for the current tab's site. */
+  setBrowseSite?(enabled: boolean): Promise<BrowseSite>;
 }
 
 /** The lab computations on the current probe (defenses, ε-sweep, transfer), one at a time per tab. */

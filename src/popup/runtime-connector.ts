@@ -79,5 +79,11 @@ export function createRuntimeConnector(tabId: number | null, sendMessage: SendMe
     adversarialTraining: () => send('probe/adv-training', { tabId }),
     userModel: (source) => send('probe/user-model', { tabId, source }),
     saliency: ({ target }) => send('probe/saliency', { tabId, target }),
+    ...(tabId === null
+      ? {}
+      : {
+          getBrowseSite: () => send('browse/get-site', { tabId }),
+          setBrowseSite: (enabled: boolean) => send('browse/set-site', { tabId, enabled }),
+        }),
   };
 }

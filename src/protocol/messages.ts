@@ -4,6 +4,7 @@ import { isWorkload, type BenchResult, type Workload } from '../core/bench';
 import { SWEEP_LIMITS } from '../core/lab/sweep-common';
 import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
 import type { SaliencyView, UserModelView } from './types';
+import type { BadgeView, BrowseSite, CapturedImage } from './types';
 import type { AdvTrainingView, AttackChoice, CaptureResponse, DefenseReportView, ExportView, DiagnosticsView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from './types';
 
 /** Largest side, in pixels, of an image sent from the page to the extension. */
@@ -57,6 +58,16 @@ export interface MessageMap {
   'probe/diagnostics': { req: Record<string, never>; res: DiagnosticsView; from: 'extension-page' };
   /** Background → content script: capture the right-clicked image's pixels. */
   'content/capture': { req: { srcUrl: string; maxSide: number }; res: CaptureResponse; from: 'background' };
+  /** Popup → background: are browse-mode badges on for the site of tab `tabId`? */
+  'browse/get-site': { req: { tabId: number }; res: BrowseSite; from: 'extension-page' };
+  /** Popup → background: switch browse-mode badges on or off for the site of tab `tabId` (stored per origin; the tab's frames are told). */
+  'browse/set-site': { req: { tabId: number; enabled: boolean }; res: BrowseSite; from: 'extension-page' };
+  /** Content script → background: one visible image's pixels, for its badge (low priority: behind every user probe). */
+  'browse/classify': { req: { srcUrl: string; image: CapturedImage }; res: BadgeView; from: 'content-script' };
+  /** Content script → background: a badge was clicked; probe that image as the context menu does. */
+  'browse/open': { req: { srcUrl: string }; res: { started: boolean }; from: 'content-script' };
+  /** Background → content script (every frame): start or stop browse mode; replies with the badges it shows. */
+  'content/browse': { req: { enabled: boolean }; res: { badges: number }; from: 'background' };
 }
 
 export type MessageType = keyof MessageMap;
@@ -92,6 +103,35 @@ function modelIdOf(p: Record<string, unknown>): string {
   const v = p.modelId;
   if (typeof v !== 'string' || !/^[a-z0-9][a-z0-9.-]{0,63}$/.test(v)) bad('modelId must be a short model id');
   return v;
+}
+
+function srcUrlOf(p: Record<string, unknown>): string {
+  const v = p.srcUrl;
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_URL_LENGTH) bad('srcUrl must be a non-empty string');
+  return v;
+}
+
+/** Largest side of an image a badge request carries (browse mode captures smaller than a probe). */
+export const MAX_BADGE_SIDE = 256;
+
+function capturedImageOf(v: unknown): CapturedImage {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('image must be an object');
+  const o = v as Record<string, unknown>;
+  onlyKeys(o, ['width', 'height', 'naturalWidth', 'naturalHeight', 'rgbaBase64']);
+  const side = (k: string, max: number): number => {
+    const n = o[k];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) bad(`image.${k} must be an integer in [1, ${max}]`);
+    return n;
+  };
+  const width = side('width', MAX_BADGE_SIDE);
+  const height = side('height', MAX_BADGE_SIDE);
+  const naturalWidth = side('naturalWidth', 1 << 20);
+  const naturalHeight = side('naturalHeight', 1 << 20);
+  const b64 = o.rgbaBase64;
+  if (typeof b64 !== 'string' || b64.length !== Math.ceil((width * height * 4) / 3) * 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
+    bad('image.rgbaBase64 must hold width × height RGBA pixels in base64');
+  }
+  return { width, height, naturalWidth, naturalHeight, rgbaBase64: b64 };
 }
 
 function onlyKeys(p: Record<string, unknown>, keys: readonly string[]): void {
@@ -201,6 +241,32 @@ const validators: { [T in MessageType]: Validator<T> } = {
     }
     return { srcUrl, maxSide };
   },
+  'browse/get-site': (p) => {
+    onlyKeys(p, ['tabId']);
+    const tabId = tabIdOf(p);
+    if (tabId === null) bad('tabId must be a non-negative integer');
+    return { tabId };
+  },
+  'browse/set-site': (p) => {
+    onlyKeys(p, ['tabId', 'enabled']);
+    const tabId = tabIdOf(p);
+    if (tabId === null) bad('tabId must be a non-negative integer');
+    if (typeof p.enabled !== 'boolean') bad('enabled must be a boolean');
+    return { tabId, enabled: p.enabled };
+  },
+  'browse/classify': (p) => {
+    onlyKeys(p, ['srcUrl', 'image']);
+    return { srcUrl: srcUrlOf(p), image: capturedImageOf(p.image) };
+  },
+  'browse/open': (p) => {
+    onlyKeys(p, ['srcUrl']);
+    return { srcUrl: srcUrlOf(p) };
+  },
+  'content/browse': (p) => {
+    onlyKeys(p, ['enabled']);
+    if (typeof p.enabled !== 'boolean') bad('enabled must be a boolean');
+    return { enabled: p.enabled };
+  },
 };
 
 /** Which context may send each message. */
@@ -221,6 +287,11 @@ export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/saliency': 'extension-page',
   'probe/diagnostics': 'extension-page',
   'content/capture': 'background',
+  'browse/get-site': 'extension-page',
+  'browse/set-site': 'extension-page',
+  'browse/classify': 'content-script',
+  'browse/open': 'content-script',
+  'content/browse': 'background',
 };
 
 export function isMessageType(v: unknown): v is MessageType {
@@ -247,6 +318,11 @@ export interface SenderLike {
   readonly tab?: { readonly id?: number };
 }
 
+/** A content script of this extension in a web page: our id, a tab, and a page (not extension) URL. */
+export function fromContentScript(sender: SenderLike, runtimeId: string, extensionOrigin: string): boolean {
+  return sender.id === runtimeId && typeof sender.tab?.id === 'number' && typeof sender.url === 'string' && !sender.url.startsWith(extensionOrigin);
+}
+
 /**
  * Is `sender` allowed to send `type`? Only this extension (sender.id) and, for
  * extension-page messages, only pages of this extension (not content scripts in web pages).
@@ -257,6 +333,7 @@ export function senderAllowed(type: MessageType, sender: SenderLike, runtimeId: 
   if (from === 'extension-page') {
     return typeof sender.url === 'string' && sender.url.startsWith(extensionOrigin);
   }
+  if (from === 'content-script') return fromContentScript(sender, runtimeId, extensionOrigin);
   // 'background' messages go to content scripts; the background itself never receives them.
   return false;
 }

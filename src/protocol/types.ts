@@ -131,6 +131,26 @@ export interface CapturedImage {
   readonly rgbaBase64: string;
 }
 
+/** Browse mode: whether badges are on for a tab's site (origin null: the tab shows no http(s) page). */
+export interface BrowseSite {
+  readonly origin: string | null;
+  readonly enabled: boolean;
+}
+
+/** Browse mode: one image's badge (top class and confidence of the chosen model, the GPDNN's unsure flag). */
+export interface BadgeView {
+  readonly modelId: string;
+  readonly label: number;
+  readonly className: string;
+  /** Softmax probability of the top class, in [0, 1]. */
+  readonly confidence: number;
+  /** The GPDNN's predictive entropy above its calibrated threshold; null where the model is not an MNIST-digit model (no GPDNN verdict). */
+  readonly unsure: boolean | null;
+  readonly backend: string;
+  /** Time in the service worker for this badge (preprocess, classify, GPDNN). */
+  readonly ms: number;
+}
+
 export type CaptureResponse =
   | { readonly ok: true; readonly image: CapturedImage }
   | { readonly ok: false; readonly error: ErrorInfo };
@@ -267,6 +287,10 @@ export interface DiagnosticsView {
   readonly lastJob: number;
   /** When this service worker instance started (ms since the epoch): changes after a restart. */
   readonly startedAt: number;
+  /** WebGPU device loss (checklist row 23): 'healthy' (none), 'lost' (no fallback selected yet) or 'fallen-back' (jobs run on `backend`). */
+  readonly gpuStatus: 'healthy' | 'lost' | 'fallen-back';
+  /** GPU device losses this service worker has seen. */
+  readonly gpuLosses: number;
 }
 
 /** How the adversarial was rounded to 8 bits for export (src/core/image/quantize.ts). */

@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProbeError } from '../../src/core/errors';
-import { CONTENT_MAX_SIDE, CONTENT_MAX_URL, fromOwnBackground, LOCAL_FILE_MESSAGE, noContentScript, parseCaptureRequest } from '../../src/content/message';
-import { contentMayAccept, MAX_CAPTURE_SIDE, parseMessage } from '../../src/protocol/messages';
+import { CONTENT_MAX_SIDE, CONTENT_MAX_URL, fromOwnBackground, LOCAL_FILE_MESSAGE, noContentScript, parseBrowseRequest, parseCaptureRequest } from '../../src/content/message';
+import { BADGE_MAX_SIDE } from '../../src/content/browse';
+import { contentMayAccept, MAX_BADGE_SIDE, MAX_CAPTURE_SIDE, parseMessage } from '../../src/protocol/messages';
 
 /** The content script's own 'content/capture' check must accept and refuse exactly what the protocol does. */
 describe('content-side capture request check', () => {
@@ -69,6 +70,52 @@ describe('content-side capture request check', () => {
   });
 });
 
+/** The content script's own 'content/browse' check (browse mode on/off) must agree with the protocol too. */
+describe('content-side browse request check', () => {
+  const cases: unknown[] = [
+    { type: 'content/browse', payload: { enabled: true } },
+    { type: 'content/browse', payload: { enabled: false } },
+    { type: 'content/browse', payload: { enabled: 1 } },
+    { type: 'content/browse', payload: { enabled: 'true' } },
+    { type: 'content/browse', payload: { enabled: null } },
+    { type: 'content/browse', payload: {} },
+    { type: 'content/browse', payload: { enabled: true, extra: 1 } },
+    { type: 'content/browse', payload: null },
+    { type: 'content/browse', payload: [] },
+    { type: 'content/browse' },
+  ];
+
+  it.each(cases.map((c, i) => [i, c] as const))('case %i: same verdict as parseMessage', (_i, raw) => {
+    let expected: { enabled: boolean } | 'BAD_MESSAGE';
+    try {
+      const m = parseMessage(raw);
+      expected = m.type === 'content/browse' ? m.payload : 'BAD_MESSAGE';
+    } catch (e) {
+      expect((e as ProbeError).code).toBe('BAD_MESSAGE');
+      expected = 'BAD_MESSAGE';
+    }
+    let got: { enabled: boolean } | null | 'BAD_MESSAGE';
+    try {
+      got = parseBrowseRequest(raw);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProbeError);
+      expect((e as ProbeError).code).toBe('BAD_MESSAGE');
+      got = 'BAD_MESSAGE';
+    }
+    expect(got).toEqual(expected);
+  });
+
+  it('leaves capture requests to the capture check and vice versa', () => {
+    expect(parseBrowseRequest({ type: 'content/capture', payload: { srcUrl: 'http://a/x.png', maxSide: 5 } })).toBeNull();
+    expect(parseCaptureRequest({ type: 'content/browse', payload: { enabled: true } })).toBeNull();
+    for (const raw of [null, 'content/browse', 7, []]) expect(() => parseBrowseRequest(raw)).toThrow(ProbeError);
+  });
+
+  it('captures badge pixels within the protocol limit', () => {
+    expect(BADGE_MAX_SIDE).toBe(MAX_BADGE_SIDE);
+  });
+});
+
 /** Every module the content script bundles (value imports only, followed through relative paths). */
 function contentModules(entry: string): { files: string[]; packages: string[] } {
   const files = new Set<string>();
@@ -98,6 +145,9 @@ describe('content script bundle', () => {
     const { files, packages } = contentModules('src/content/index.iife.ts');
     expect(files).toContain('src/content/message.ts');
     expect(files).toContain('src/content/capture.ts');
+    expect(files).toContain('src/content/browse.ts');
+    expect(files.filter((f) => f.startsWith('src/background/'))).toEqual(['src/background/decode.ts', 'src/background/browse-sites.ts'].filter((f) => files.includes(f)));
+    expect(files).not.toContain('src/background/browse.ts');
     expect(files).not.toContain('src/protocol/messages.ts');
     expect(packages.filter((p) => p.startsWith('@tensorflow'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/core/') && !['src/core/errors.ts', 'src/core/image/header.ts'].includes(f))).toEqual([]);

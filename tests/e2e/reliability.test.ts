@@ -27,10 +27,17 @@ import type { AttackChoice, DiagnosticsView, ProbeState } from '../../src/protoc
  * the queued older ones, see the burst in row 34).
  *
  * Rows of this group that cannot run here, and why:
- * - 23 (GPU device lost mid-attack): the background picks wasm on this machine (SwiftShader's WebGPU runs on the
- *   CPU and is skipped, see engine.ts), so there is no GPU device to lose; forcing WebGPU would need a test hook in
- *   engine.ts's backend choice, which this suite must not change.
- * - 24 (WEBGL_FORCE_F16_TEXTURES): same reason, webgl is never the chosen backend here.
+ * - 23 (GPU device lost mid-attack): automated in Node with a real WebGPU device (Dawn on Mesa llvmpipe):
+ *   tests/background/gpu-loss-webgpu.test.ts has engine.ts choose webgpu (forced), destroys the device
+ *   (`GPUDevice.destroy()`, test hook destroyGpuDevice) at BIM step 3 of a ProbeService job and requires GPU_RESET
+ *   within 15 s with no result stored, the fall-back to wasm with the models loaded again, tensors back to baseline,
+ *   'probe/diagnostics' saying fallen-back with one loss, and the next job equal to a fresh wasm run;
+ *   tests/background/gpu-loss-readback.test.ts destroys it under a pending read-back. Not here in Chromium: the
+ *   background picks wasm on this machine (SwiftShader's WebGPU runs on the CPU and is skipped, see engine.ts), so
+ *   there is no GPU device to lose, and the suite has no handle on the worker's GPUDevice to destroy.
+ * - 24 (WEBGL_FORCE_F16_TEXTURES): webgl is never the chosen backend here (SwiftShader's WebGL is skipped the same
+ *   way) and Node has no WebGL. With the flag set, tfjs-webgl's floatPrecision() reports 16; the background does not
+ *   check it yet, so CW is neither warned about nor refused on 16-bit textures: missing, not only untested.
  * - 28 (multi-minute job with the popup closed): a run of several minutes does not fit the suite's time budget;
  *   row 30 runs a long CW with the popup closed and reopened, and row 27 covers the worker being stopped under it.
  * - 29 (offscreen document closed): no offscreen document is used; long jobs run in the service worker, which

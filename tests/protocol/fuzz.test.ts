@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProbeError } from '../../src/core/errors';
-import { BENCH_IMAGES, parseMessage, SENDERS, type MessageType } from '../../src/protocol/messages';
+import { BENCH_IMAGES, MAX_BADGE_SIDE, parseMessage, SENDERS, type MessageType } from '../../src/protocol/messages';
 import { bytesToBase64 } from '../../src/protocol/base64';
 
 /**
@@ -36,6 +36,11 @@ const VALID: { [T in MessageType]: Record<string, unknown> } = {
   'probe/saliency': { tabId: 2, target: 3 },
   'probe/diagnostics': {},
   'content/capture': { srcUrl: 'http://127.0.0.1/a.png', maxSide: 64 },
+  'browse/get-site': { tabId: 5 },
+  'browse/set-site': { tabId: 5, enabled: true },
+  'browse/classify': { srcUrl: 'http://127.0.0.1/d0.png', image: { width: 2, height: 3, naturalWidth: 28, naturalHeight: 42, rgbaBase64: bytesToBase64(new Uint8Array(2 * 3 * 4)) } },
+  'browse/open': { srcUrl: 'http://127.0.0.1/d0.png' },
+  'content/browse': { enabled: false },
 };
 
 /** Hostile values: NaN, ±∞, negative and huge numbers, long strings, wrong types, nesting, prototype keys. */
@@ -88,6 +93,21 @@ describe('message validation under fuzzing', () => {
     expect(outcome({ type: 'probe/saliency', payload: { tabId: 1 } })).toBe('bad');
     expect(outcome({ type: 'probe/saliency', payload: { tabId: 1, target: 4, extra: 1 } })).toBe('bad');
     expect(outcome({ type: 'probe/saliency', payload: { tabId: 1, target: 4 } })).toBe('ok');
+  });
+
+  it('browse/classify: any accepted image carries exactly width × height RGBA pixels within the badge size limit', () => {
+    const ok = VALID['browse/classify'] as { srcUrl: string; image: Record<string, unknown> };
+    fc.assert(fc.property(fc.constantFrom('width', 'height', 'naturalWidth', 'naturalHeight', 'rgbaBase64', 'extra'), hostile, (key, value) => {
+      const raw = { type: 'browse/classify', payload: { srcUrl: ok.srcUrl, image: { ...ok.image, [key]: value } } };
+      if (outcome(raw) === 'ok') {
+        const { image } = parseMessage(raw).payload as { image: { width: number; height: number; rgbaBase64: string } };
+        expect(image.width >= 1 && image.width <= MAX_BADGE_SIDE && image.height >= 1 && image.height <= MAX_BADGE_SIDE).toBe(true);
+        expect(image.rgbaBase64.length).toBe(Math.ceil((image.width * image.height * 4) / 3) * 4);
+      }
+    }), { numRuns: 300, seed: 19 });
+    expect(outcome({ type: 'browse/classify', payload: { srcUrl: ok.srcUrl, image: { ...ok.image, width: MAX_BADGE_SIDE + 1 } } })).toBe('bad');
+    expect(outcome({ type: 'browse/set-site', payload: { tabId: null, enabled: true } })).toBe('bad');
+    expect(outcome({ type: 'browse/get-site', payload: { tabId: 3 } })).toBe('ok');
   });
 
   it('arbitrary values as a whole message: BAD_MESSAGE or a valid envelope, nothing else', () => {
