@@ -24,11 +24,11 @@ const STATE_KEY = (tabId: number): string => `state:${tabId}`;
 
 const modelFolderUrl = (id: string): string => chrome.runtime.getURL(`models/${id}/`);
 
-async function captureFromPage(tabId: number, frameId: number, srcUrl: string): Promise<CaptureResponse> {
+async function captureFromPage(tabId: number, frameId: number, srcUrl: string, maxSide: number): Promise<CaptureResponse> {
   try {
     const reply = (await chrome.tabs.sendMessage(
       tabId,
-      { type: 'content/capture', payload: { srcUrl, maxSide: MAX_CAPTURE_SIDE } },
+      { type: 'content/capture', payload: { srcUrl, maxSide } },
       { frameId },
     )) as CaptureResponse | undefined;
     if (!reply || typeof reply !== 'object') return { ok: false, error: { code: 'INTERNAL', message: 'No reply from the page.' } };
@@ -40,12 +40,12 @@ async function captureFromPage(tabId: number, frameId: number, srcUrl: string): 
 }
 
 const service = new ProbeService({
-  async capture({ tabId, frameId, srcUrl, pageUrl }) {
+  async capture({ tabId, frameId, srcUrl, pageUrl, maxSide = MAX_CAPTURE_SIDE }) {
     // Page (canvas, page-context fetch) → extension fetch (host permission, no cookies) → coded error.
     const got = await acquireImage(
-      { srcUrl, pageUrl, maxSide: MAX_CAPTURE_SIDE },
+      { srcUrl, pageUrl, maxSide },
       {
-        fromPage: (url) => captureFromPage(tabId, frameId, url),
+        fromPage: (url, side) => captureFromPage(tabId, frameId, url, side),
         fetchAndDecode: async (url, maxSide) => decodeImage(await fetchImageBytes(url), maxSide),
       },
     );
@@ -171,6 +171,8 @@ async function handle(msg: AnyEnvelope, sender: BrowseSender): Promise<unknown> 
     case 'probe/user-model':
       await restoreState(msg.payload.tabId);
       return service.userModel(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => chooseBackend(chrome.runtime.getURL('wasm/'))));
+    case 'probe/user-export':
+      return service.userExport(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => chooseBackend(chrome.runtime.getURL('wasm/'))));
     case 'probe/saliency':
       await restoreState(msg.payload.tabId);
       return service.saliency(msg.payload.tabId, msg.payload.target);

@@ -13,9 +13,11 @@ import { ADV_TRAINING_STEPS, buildAdvTrainingView } from './adv-training';
 import { buildExportView } from './export';
 import { buildSaliencyView, SALIENCY_STEPS } from './saliency';
 import type { SaliencyView } from '../protocol/types';
-import { buildUserModelView, type UserModelLoader } from './user-models';
+import { buildUserExportView, buildUserModelView, sourceKey, type UserModelLoader, type UserModelRun } from './user-models';
+import { fullResolutionSupported } from '../core/lab/export-full';
+import { MAX_EXPORT_CAPTURE_SIDE } from '../protocol/messages';
 import type { UserModelSource } from '../core/lab/user-source';
-import type { UserModelView } from '../protocol/types';
+import type { FullExportView, UserModelView } from '../protocol/types';
 import type { AdvTrainingView, ExportView } from '../protocol/types';
 import { classifierEntries } from '../core/models/catalog';
 import type { Uncertain, Vae } from '../core/models/types';
@@ -62,7 +64,7 @@ function calibratedRate(f: MagnetCalibrationFile | UncertaintyCalibrationFile): 
 /** What the service needs from the browser; the extension passes chrome-backed functions, tests pass fakes. */
 export interface ServiceDeps {
   /** Pixels of the clicked image: from the page if it can, else fetched by the extension. */
-  capture(req: { tabId: number; frameId: number; srcUrl: string; pageUrl: string }): Promise<{ image: RgbaImage; source: ImageSource }>;
+  capture(req: { tabId: number; frameId: number; srcUrl: string; pageUrl: string; maxSide?: number }): Promise<{ image: RgbaImage; source: ImageSource }>;
   model(id: string): Promise<Classifier>;
   /** The VAE, its latent classifier and one example per class, for Kos et al.'s attacks. */
   vae?(): Promise<VaeContext>;
@@ -88,6 +90,10 @@ interface TabEntry {
  */
 export class ProbeService {
   private readonly tabs = new Map<number, TabEntry>();
+  /** The frame each tab's image was probed in (memory only), to capture it again for a full-resolution export. */
+  private readonly frames = new Map<number, number>();
+  /** Each tab's last run on a user model (memory only), for its full-resolution export. */
+  private readonly userRuns = new Map<number, UserModelRun>();
   private lastTab: number | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private seq = 0;
@@ -155,6 +161,8 @@ export class ProbeService {
     // A new image: the previous result is not shown while this one runs, and the tab's running attack stops.
     this.jobs.get(req.tabId)?.ctl.abort();
     this.set(req.tabId, { status: 'running', job: jobId, stage: 'capturing the image', error: null, result: null, modelId, progress: null }, null, null);
+    this.frames.set(req.tabId, req.frameId);
+    this.userRuns.delete(req.tabId);
     return this.enqueue(async () => {
       // A newer probe of this tab was queued behind this one: its result would replace this one unseen, so skip it (merged).
       const now = this.tabs.get(req.tabId)?.state;
@@ -448,7 +456,29 @@ export class ProbeService {
     return this.runLab(tabId, 'user-model', 4, async ({ id, result }, signal, report) => {
       const image = this.tabs.get(id)?.image ?? null;
       if (!image) throw new ProbeError('NO_RESULT', 'The extension restarted since this image was probed: right-click it and probe it again.');
-      return buildUserModelView(loader, source, result, image, await this.deps.backend(), signal, report);
+      return buildUserModelView(loader, source, result, image, await this.deps.backend(), signal, report, (run) => this.userRuns.set(id, run));
+    });
+  }
+
+  /**
+   * The tab's last run on the user model `source`, exported at the page image's full resolution (up to
+   * MAX_EXPORT_CAPTURE_SIDE): the image is captured again at that size from the frame it was probed in.
+   */
+  userExport(tabId: number | null, source: UserModelSource, loader: UserModelLoader): Promise<FullExportView> {
+    return this.runLab(tabId, 'user-export', 4, async ({ id, result }, signal, report) => {
+      const run = this.userRuns.get(id);
+      if (!run || run.resultId !== result.id || run.sourceKey !== sourceKey(source)) {
+        throw new ProbeError('NO_RESULT', 'Run this model on the current image first (Load and attack), then export.');
+      }
+      if (!fullResolutionSupported(run.spec)) {
+        throw new ProbeError('BAD_INPUT', 'Full-resolution export is for photo models (RGB, or a plain resize); this model takes the image by MNIST-style centring, so export at model resolution.');
+      }
+      const frameId = this.frames.get(id);
+      if (frameId === undefined) throw new ProbeError('NO_RESULT', 'The extension restarted since this image was probed: right-click it and probe it again.');
+      report(0, 'capturing the image at full resolution');
+      const { image, source: got } = await this.deps.capture({ tabId: id, frameId, srcUrl: result.source.srcUrl, pageUrl: result.source.pageUrl, maxSide: MAX_EXPORT_CAPTURE_SIDE });
+      if (signal.aborted) throw new ProbeError('CANCELLED', 'The export was cancelled.');
+      return buildUserExportView(loader, run, image, { width: got.naturalWidth, height: got.naturalHeight }, await this.deps.backend(), signal, report);
     });
   }
 
@@ -466,6 +496,8 @@ export class ProbeService {
     this.labJobs.get(tabId)?.ctl.abort();
     this.labJobs.delete(tabId);
     this.tabs.delete(tabId);
+    this.frames.delete(tabId);
+    this.userRuns.delete(tabId);
     if (this.lastTab === tabId) this.lastTab = null;
   }
 }

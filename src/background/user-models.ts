@@ -9,7 +9,12 @@
 import { attackMeta } from '../core/attacks/specs';
 import { ProbeError } from '../core/errors';
 import type { RgbaImage } from '../core/image/preprocess';
-import { encodePng8 } from '../core/lab/png';
+import { encodePng8, encodePng8Compressed } from '../core/lab/png';
+import { exportGoal } from '../core/lab/export';
+import { exportFullResolution, fullResolutionSupported } from '../core/lab/export-full';
+import type { QuantizeGoal } from '../core/image/quantize';
+import { filesHandler } from '../core/models/user-files';
+import { getModelFiles } from '../protocol/model-files';
 import { displayLevels, userModelInput } from '../core/lab/user-input';
 import type { UserModelSource } from '../core/lab/user-source';
 import type { Classifier } from '../core/models/types';
@@ -17,13 +22,18 @@ import { loadUserClassifier, MOBILENET_V2, parseImageNetLabels, validateUserMode
 import { attackOne, classifyOne } from '../core/probe';
 import { onModelsDropped } from './engine';
 import { bytesToBase64 } from '../protocol/base64';
-import type { AttackChoice, ClassScore, Prediction, ProbeResult, UserModelView } from '../protocol/types';
+import type { AttackChoice, ClassScore, FullExportView, Prediction, ProbeResult, UserModelView } from '../protocol/types';
 
 /** How the background loads a user model and fetches a text file (the extension: loadUserClassifier and fetch; tests: fakes). */
 export interface UserModelLoader {
   load(spec: UserModelSpec, url: string): Promise<Classifier>;
+  /** A model from the files the user picked, stored under `key` (src/protocol/model-files.ts). */
+  loadFiles?(spec: UserModelSpec, key: string): Promise<Classifier>;
   fetchText(url: string): Promise<string>;
 }
+
+/** The cache address of a stored file set (never fetched: cachedUserModel sends it to loader.loadFiles). */
+const FILES_PREFIX = 'stored-files:';
 
 /** The address loadGraphModel uses for a tfhub model (what its fromTFHub option appends). */
 export const MOBILENET_MODEL_JSON = `${MOBILENET_V2.modelUrl}/model.json?tfjs-format=file`;
@@ -39,7 +49,12 @@ export function cachedUserModel(loader: UserModelLoader, spec: UserModelSpec, ur
     cache.set(key, p);
     return p;
   }
-  p = loader.load(spec, url);
+  if (url.startsWith(FILES_PREFIX)) {
+    if (!loader.loadFiles) return Promise.reject(new ProbeError('BAD_INPUT', 'Models from files are not available here: load the model by URL.'));
+    p = loader.loadFiles(spec, url.slice(FILES_PREFIX.length));
+  } else {
+    p = loader.load(spec, url);
+  }
   cache.set(key, p);
   p.catch(() => {
     if (cache.get(key) === p) cache.delete(key);
@@ -80,8 +95,25 @@ export async function resolveSource(source: UserModelSource, loader: UserModelLo
     }
     return { spec: MOBILENET_V2.spec(parseImageNetLabels(text)), url: MOBILENET_MODEL_JSON };
   }
+  if (source.kind === 'files') return { spec: validateUserModelSpec(source.spec), url: `${FILES_PREFIX}${source.key}` };
   return { spec: validateUserModelSpec(source.spec), url: source.url };
 }
+
+/** What the full-resolution export needs of a user-model run: its adversarial and the goal it must keep. */
+export interface UserModelRun {
+  /** The source, as JSON: an export names the same source. */
+  readonly sourceKey: string;
+  readonly resultId: string;
+  readonly spec: UserModelSpec;
+  readonly url: string;
+  readonly attack: string;
+  readonly adversarial: Float32Array;
+  readonly goal: QuantizeGoal;
+  readonly maxLinf: number | null;
+}
+
+/** The identity of a source for UserModelRun.sourceKey. */
+export const sourceKey = (source: UserModelSource): string => JSON.stringify(source);
 
 /** Runs `result`'s attack on the page image with the user's model; CANCELLED when `signal` aborts. */
 export async function buildUserModelView(
@@ -92,6 +124,7 @@ export async function buildUserModelView(
   backend: string,
   signal: AbortSignal,
   report: (done: number, phase: string) => void,
+  keep?: (run: UserModelRun) => void,
 ): Promise<UserModelView> {
   const t0 = performance.now();
   const stop = (): void => {
@@ -115,12 +148,15 @@ export async function buildUserModelView(
   report(2, `attacking (${c.attack})`);
   const out = await attackOne(model, pixels, clean, choice, { signal, onProgress: (p) => report(2, `attacking (${c.attack}) ${p.done}/${p.total}`) });
   const [h, w, ch] = spec.inputShape;
+  const { goal, maxLinf } = exportGoal(out.choice, clean.label);
+  keep?.({ sourceKey: sourceKey(source), resultId: result.id, spec, url, attack: out.choice.attack, adversarial: Float32Array.from(out.adversarial.pixels), goal, maxLinf });
   report(4, 'done');
   return {
     resultId: result.id,
     modelId: spec.id,
     source: source.kind,
-    url,
+    url: source.kind === 'files' ? source.name : url,
+    fullResolution: fullResolutionSupported(spec),
     inputShape: spec.inputShape,
     inputRange: spec.inputRange,
     classes: spec.classNames.length,
@@ -139,12 +175,66 @@ export async function buildUserModelView(
   };
 }
 
-/** The extension's loader: the backend chosen first (`ready`), then loadUserClassifier on the URL; text by fetch without cookies. */
+/**
+ * The full-resolution export of a user-model run: `image` is the page image captured again at up to
+ * MAX_EXPORT_CAPTURE_SIDE; the run's adversarial is carried to it by exportFullResolution (upsampled,
+ * back-projected through the model's own preprocessing, re-classified) and encoded as a compressed PNG.
+ */
+export async function buildUserExportView(
+  loader: UserModelLoader,
+  run: UserModelRun,
+  image: RgbaImage,
+  natural: { width: number; height: number },
+  backend: string,
+  signal: AbortSignal,
+  report: (done: number, phase: string) => void,
+): Promise<FullExportView> {
+  const t0 = performance.now();
+  report(1, 'loading the model');
+  const model = await cachedUserModel(loader, run.spec, run.url);
+  if (signal.aborted) throw new ProbeError('CANCELLED', 'The export was cancelled.');
+  report(2, `carrying the perturbation to ${image.width}×${image.height} and re-classifying`);
+  const ex = await exportFullResolution(model, run.spec, image, run.adversarial, run.goal, { signal, ...(run.maxLinf === null ? {} : { maxLinf: run.maxLinf }) });
+  report(3, 'encoding the PNG');
+  const png = await encodePng8Compressed(ex.rgb, ex.width, ex.height, 3);
+  return {
+    resultId: run.resultId,
+    modelId: run.spec.id,
+    attack: run.attack,
+    width: ex.width,
+    height: ex.height,
+    naturalWidth: natural.width,
+    naturalHeight: natural.height,
+    scaledDown: natural.width > ex.width || natural.height > ex.height,
+    pngBase64: bytesToBase64(png),
+    method: ex.method,
+    iterations: ex.iterations,
+    goal: { label: run.goal.label, targeted: run.goal.targeted },
+    maxLinf: run.maxLinf,
+    success: ex.success,
+    predicted: ex.predicted,
+    predictedClass: run.spec.classNames[ex.predicted] ?? String(ex.predicted),
+    confidence: ex.confidence,
+    linf: ex.linf,
+    inputL2: ex.inputL2,
+    inputLinf: ex.inputLinf,
+    backend,
+    ms: performance.now() - t0,
+  };
+}
+
+/** The extension's loader: the backend chosen first (`ready`), then loadUserClassifier on the URL (or the stored files); text by fetch without cookies. */
 export function fetchUserModelLoader(ready: () => Promise<unknown>): UserModelLoader {
   return {
     async load(spec, url) {
       await ready();
       return loadUserClassifier(spec, url);
+    },
+    async loadFiles(spec, key) {
+      const files = await getModelFiles(key);
+      if (!files) throw new ProbeError('BAD_INPUT', 'The model files are no longer stored (other files were picked since, or the browser cleared them): pick them again.');
+      await ready();
+      return loadUserClassifier(spec, filesHandler(files));
     },
     async fetchText(url) {
       const r = await fetch(url, { credentials: 'omit' });

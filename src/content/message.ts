@@ -7,8 +7,8 @@
  */
 import { ProbeError } from '../core/errors';
 
-/** Largest side of a captured image (the protocol's MAX_CAPTURE_SIDE; a unit test keeps them equal). */
-export const CONTENT_MAX_SIDE = 512;
+/** Largest side of a captured image (the protocol's MAX_EXPORT_CAPTURE_SIDE; a unit test keeps them equal). */
+export const CONTENT_MAX_SIDE = 2048;
 /** Longest address accepted (the protocol's limit). */
 export const CONTENT_MAX_URL = 8192;
 

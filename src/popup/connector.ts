@@ -1,5 +1,6 @@
 import type { UserModelSource } from '../core/lab/user-source';
-import type { BrowseSite, SaliencyView, UserModelView } from '../protocol/types';
+import type { StoredModelFile } from '../protocol/model-files';
+import type { BrowseSite, FullExportView, SaliencyView, UserModelView } from '../protocol/types';
 import type { AdvTrainingView, AttackChoice, DefenseReportView, ExportView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from '../protocol/types';
 
 /** Everything the popup needs from the rest of the extension. The UI talks only to this. */
@@ -10,7 +11,7 @@ export interface Connector {
   /** Cancel the running attack (the previous result stays). */
   cancel(): Promise<ProbeState>;
   listModels(): Promise<ModelInfo[]>;
-  /** Browse mode: are badges on for the current tab's site? (Absent where there is no tab, e.g. the mock.) */
+  /** Browse mode: are badges on for the current tab's site? (Optional: a connector without tabs may leave both out.) */
   getBrowseSite?(): Promise<BrowseSite>;
   /** Browse mode: switch badges on or off for the current tab's site. */
   setBrowseSite?(enabled: boolean): Promise<BrowseSite>;
@@ -34,6 +35,10 @@ export interface LabConnector {
   adversarialTraining(): Promise<AdvTrainingView>;
   /** Load a user model (URL + description, or MobileNet v2 after consent) and run the current image and attack on it. */
   userModel(source: UserModelSource): Promise<UserModelView>;
+  /** Keeps model files the user picked where the background can read them (the extension's IndexedDB); resolves to the key a 'files' source names. */
+  storeModelFiles(files: StoredModelFile[]): Promise<string>;
+  /** The last run on that user model exported at the page image's full resolution (photo models), re-classified. */
+  userExport(source: UserModelSource): Promise<FullExportView>;
   /** JSMA's saliency map S(X, target) of the current image (θ = +1, logits) and A(X, t) toward every other class. */
   saliency(req: { readonly target: number }): Promise<SaliencyView>;
 }

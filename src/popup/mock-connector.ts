@@ -5,10 +5,10 @@
  */
 import { attackMeta, resolveParams } from '../core/attacks/specs';
 import { ProbeError, type ErrorInfo } from '../core/errors';
-import type { AttackChoice, AttackOutcome, AttackParamValues, LabKind, LabProgress, ModelInfo, ProbeResult, ProbeState, ProbeStatus } from '../protocol/types';
+import type { AttackChoice, AttackOutcome, AttackParamValues, BrowseSite, LabKind, LabProgress, ModelInfo, ProbeResult, ProbeState, ProbeStatus } from '../protocol/types';
 import type { Connector, LabConnector } from './connector';
 import { mockDefenses, mockSweep, mockTransfer, MOCK_TRANSFER_MODELS } from './mock-lab';
-import { mockAdvTraining, mockExport, mockUserModel } from './mock-lab2';
+import { mockAdvTraining, mockExport, mockUserExport, mockUserModel } from './mock-lab2';
 import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
 import { mockAttack, mockProgress } from './mock-attacks';
 import { mockSaliency } from './mock-saliency';
@@ -32,7 +32,11 @@ export type MockCall =
   | { readonly method: 'exportAdversarial' }
   | { readonly method: 'adversarialTraining' }
   | { readonly method: 'userModel'; readonly source: UserModelSource }
-  | { readonly method: 'saliency'; readonly target: number };
+  | { readonly method: 'userExport'; readonly source: UserModelSource }
+  | { readonly method: 'storeModelFiles'; readonly names: readonly string[] }
+  | { readonly method: 'saliency'; readonly target: number }
+  | { readonly method: 'getBrowseSite' }
+  | { readonly method: 'setBrowseSite'; readonly enabled: boolean };
 
 export type MockMethod = MockCall['method'];
 
@@ -82,6 +86,11 @@ export interface MockConnectorOptions {
    * progress meanwhile; Infinity: only cancelLab ends them (with CANCELLED). Default: at once.
    */
   readonly labPolls?: number;
+  /**
+   * Browse mode for the current tab's site: its origin (null: a page without one, where the popup
+   * hides the switch) and whether badges are on. Default: the origin of pageUrl, off.
+   */
+  readonly browse?: { readonly origin: string | null; readonly enabled: boolean };
   /** Values to throw instead of answering, per method. */
   readonly throws?: { readonly [M in MockMethod]?: unknown };
 }
@@ -116,6 +125,9 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
     { id: opts.modelId ?? MOCK_MODEL_ID, title: 'Mock template classifier', dataset: 'mnist', testAccuracy: null },
   ];
   let modelId = opts.modelId ?? models[0]?.id ?? MOCK_MODEL_ID;
+  /** Model files "stored" by storeModelFiles, by key (memory only). */
+  const storedFiles = new Map<string, readonly { readonly name: string; readonly bytes: Uint8Array }[]>();
+  let browse: BrowseSite = opts.browse ? { ...opts.browse } : { origin: new URL(opts.pageUrl ?? 'https://example.com/digits/').origin, enabled: false };
   let status: ProbeStatus = opts.status ?? 'done';
   let polls = 0;
   let last: ProbeState | null = null;
@@ -305,6 +317,18 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
         return remember(current());
       });
     },
+    getBrowseSite() {
+      calls.push({ method: 'getBrowseSite' });
+      return answer('getBrowseSite', (): BrowseSite => ({ ...browse }));
+    },
+    setBrowseSite(enabled: boolean) {
+      calls.push({ method: 'setBrowseSite', enabled });
+      return answer('setBrowseSite', (): BrowseSite => {
+        if (browse.origin === null) throw new ProbeError('UNSUPPORTED_PAGE', 'Browse mode works on web pages only.');
+        browse = { origin: browse.origin, enabled };
+        return { ...browse };
+      });
+    },
     listModels() {
       calls.push({ method: 'listModels' });
       return answer('listModels', (): ModelInfo[] => models.map((m) => ({ ...m })));
@@ -344,6 +368,18 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
     userModel(source) {
       calls.push({ method: 'userModel', source });
       return labAnswer('userModel', 'user-model', 4, () => mockUserModel(result(), checkUserModelSource(source, 'BAD_MESSAGE')));
+    },
+    storeModelFiles(files) {
+      calls.push({ method: 'storeModelFiles', names: files.map((f) => f.name) });
+      return answer('storeModelFiles', () => {
+        const key = (storedFiles.size + 1).toString(16).padStart(32, '0');
+        storedFiles.set(key, files);
+        return key;
+      });
+    },
+    userExport(source) {
+      calls.push({ method: 'userExport', source });
+      return labAnswer('userExport', 'user-export', 4, () => mockUserExport(checkUserModelSource(source, 'BAD_MESSAGE')));
     },
     saliency({ target }) {
       calls.push({ method: 'saliency', target });

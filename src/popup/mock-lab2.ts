@@ -91,7 +91,8 @@ export function mockAdvTraining(r: ProbeResult): AdvTrainingView {
  */
 export function mockUserModel(r: ProbeResult, source: UserModelSource): UserModelView {
   if (source.kind === 'mobilenet') throw new ProbeError('MODEL_LOAD_FAILED', 'The mock connector downloads nothing: MobileNet v2 is not available here.');
-  const { spec, url } = source;
+  const { spec } = source;
+  const url = source.kind === 'files' ? source.name : source.url;
   if (spec.inputShape[0] !== 28 || spec.inputShape[1] !== 28 || spec.inputShape[2] !== 1) {
     throw new ProbeError('BAD_INPUT', `The model takes [null,28,28,1], not [batch, ${spec.inputShape.join(', ')}] as described.`);
   }
@@ -101,11 +102,20 @@ export function mockUserModel(r: ProbeResult, source: UserModelSource): UserMode
   const out = r.attack;
   const toLevels = (px: readonly number[]): Uint8Array => Uint8Array.from(px, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
   return {
-    resultId: r.id, modelId: spec.id, source: 'url', url, inputShape: spec.inputShape, inputRange: spec.inputRange, classes: spec.classNames.length,
+    resultId: r.id, modelId: spec.id, source: source.kind, url, fullResolution: false, inputShape: spec.inputShape, inputRange: spec.inputRange, classes: spec.classNames.length,
     preprocess: 'MNIST-style centring to 28×28 (mock)', clean: scored(r.prediction.probs), adversarial: scored(out.prediction.probs),
     attack: out.choice.attack, params: out.choice.params, target: out.choice.target, success: out.success, distances: out.distances,
     inputPngBase64: bytesToBase64(encodePng8(toLevels(r.input.pixels), 28, 28, 1)),
     adversarialPngBase64: bytesToBase64(encodePng8(toLevels(out.adversarial.pixels), 28, 28, 1)),
     backend: 'mock', ms: 0,
   };
+}
+
+/**
+ * The mock's full-resolution export: the mock model takes 28×28 grey digits by MNIST-style centring,
+ * which has no full-resolution form, so it answers as the background does for such a model.
+ */
+export function mockUserExport(source: UserModelSource): never {
+  if (source.kind === 'mobilenet') throw new ProbeError('NO_RESULT', 'Run this model on the current image first (Load and attack), then export.');
+  throw new ProbeError('BAD_INPUT', 'Full-resolution export is for photo models (RGB, or a plain resize); this model takes the image by MNIST-style centring, so export at model resolution.');
 }

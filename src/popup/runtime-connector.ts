@@ -1,4 +1,5 @@
 import { ProbeError, isErrorCode } from '../core/errors';
+import { putModelFiles } from '../protocol/model-files';
 import type { Envelope, MessageType, Reply, Req, Res } from '../protocol/messages';
 import type { Connector, LabConnector } from './connector';
 
@@ -78,6 +79,8 @@ export function createRuntimeConnector(tabId: number | null, sendMessage: SendMe
     exportAdversarial: () => send('probe/export', { tabId }),
     adversarialTraining: () => send('probe/adv-training', { tabId }),
     userModel: (source) => send('probe/user-model', { tabId, source }),
+    userExport: (source) => send('probe/user-export', { tabId, source }),
+    storeModelFiles: (files) => putModelFiles(files),
     saliency: ({ target }) => send('probe/saliency', { tabId, target }),
     ...(tabId === null
       ? {}

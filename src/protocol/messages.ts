@@ -3,12 +3,14 @@ import { attackMeta, resolveParams } from '../core/attacks/specs';
 import { isWorkload, type BenchResult, type Workload } from '../core/bench';
 import { SWEEP_LIMITS } from '../core/lab/sweep-common';
 import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
-import type { SaliencyView, UserModelView } from './types';
+import type { FullExportView, SaliencyView, UserModelView } from './types';
 import type { BadgeView, BrowseSite, CapturedImage } from './types';
 import type { AdvTrainingView, AttackChoice, CaptureResponse, DefenseReportView, ExportView, DiagnosticsView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from './types';
 
-/** Largest side, in pixels, of an image sent from the page to the extension. */
+/** Largest side, in pixels, of an image captured for a probe (the attacks need no more). */
 export const MAX_CAPTURE_SIDE = 512;
+/** Largest side of an image captured for a full-resolution export (the page image as it is, up to this; larger ones are scaled down to it). */
+export const MAX_EXPORT_CAPTURE_SIDE = 2048;
 const MAX_URL_LENGTH = 8192;
 /** Images a 'probe/bench' request carries: the same 100 MNIST test images the Node benchmark uses. */
 export const BENCH_IMAGES = 100;
@@ -52,6 +54,8 @@ export interface MessageMap {
   'probe/adv-training': { req: { tabId: number | null }; res: AdvTrainingView; from: 'extension-page' };
   /** Popup → background: load a user model (URL + description, or MobileNet v2 after consent) and run the tab's image and attack on it. */
   'probe/user-model': { req: { tabId: number | null; source: UserModelSource }; res: UserModelView; from: 'extension-page' };
+  /** Popup → background: the adversarial of the tab's last run on that user model, exported as a PNG at the page image's full resolution (photo models). */
+  'probe/user-export': { req: { tabId: number | null; source: UserModelSource }; res: FullExportView; from: 'extension-page' };
   /** Popup → background: JSMA's saliency map S(X, target) of the tab's clean image and A(X, t) for every other class. */
   'probe/saliency': { req: { tabId: number | null; target: number }; res: SaliencyView; from: 'extension-page' };
   /** Extension page → background: backend, live tensors, memory and job-queue counters (tests assert tensors return to baseline). */
@@ -222,6 +226,10 @@ const validators: { [T in MessageType]: Validator<T> } = {
     onlyKeys(p, ['tabId', 'source']);
     return { tabId: tabIdOf(p), source: checkUserModelSource(p.source, 'BAD_MESSAGE') };
   },
+  'probe/user-export': (p) => {
+    onlyKeys(p, ['tabId', 'source']);
+    return { tabId: tabIdOf(p), source: checkUserModelSource(p.source, 'BAD_MESSAGE') };
+  },
   'probe/saliency': (p) => {
     onlyKeys(p, ['tabId', 'target']);
     const t = p.target;
@@ -236,8 +244,8 @@ const validators: { [T in MessageType]: Validator<T> } = {
     onlyKeys(p, ['srcUrl', 'maxSide']);
     const { srcUrl, maxSide } = p;
     if (typeof srcUrl !== 'string' || srcUrl.length === 0 || srcUrl.length > MAX_URL_LENGTH) bad('srcUrl must be a non-empty string');
-    if (typeof maxSide !== 'number' || !Number.isInteger(maxSide) || maxSide < 1 || maxSide > MAX_CAPTURE_SIDE) {
-      bad(`maxSide must be an integer in [1, ${MAX_CAPTURE_SIDE}]`);
+    if (typeof maxSide !== 'number' || !Number.isInteger(maxSide) || maxSide < 1 || maxSide > MAX_EXPORT_CAPTURE_SIDE) {
+      bad(`maxSide must be an integer in [1, ${MAX_EXPORT_CAPTURE_SIDE}]`);
     }
     return { srcUrl, maxSide };
   },
@@ -284,6 +292,7 @@ export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/export': 'extension-page',
   'probe/adv-training': 'extension-page',
   'probe/user-model': 'extension-page',
+  'probe/user-export': 'extension-page',
   'probe/saliency': 'extension-page',
   'probe/diagnostics': 'extension-page',
   'content/capture': 'background',

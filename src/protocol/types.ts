@@ -234,7 +234,7 @@ export interface TransferView {
 }
 
 /** Which lab computation a 'probe/lab' request runs. */
-export type LabKind = 'defenses' | 'sweep' | 'transfer' | 'export' | 'adversarial-training' | 'user-model' | 'saliency';
+export type LabKind = 'defenses' | 'sweep' | 'transfer' | 'export' | 'adversarial-training' | 'user-model' | 'user-export' | 'saliency';
 
 /**
  * Papernot et al.'s saliency map S(X, t) of the tab's clean image toward `target` (θ = +1, logits; single
@@ -326,6 +326,40 @@ export interface ExportView {
   readonly ms: number;
 }
 
+/** How the full-resolution export kept the attack (src/core/lab/export-full.ts). */
+export type FullExportMethod = 'upsampled' | 'back-projected' | 'amplified' | 'failed';
+
+/** A user model's adversarial exported at the page image's resolution, re-classified through the model's own preprocessing. */
+export interface FullExportView {
+  readonly resultId: string;
+  readonly modelId: string;
+  readonly attack: string;
+  /** The PNG's size: the page image's, or scaled down to fit MAX_EXPORT_CAPTURE_SIDE (then `scaledDown`). */
+  readonly width: number;
+  readonly height: number;
+  readonly naturalWidth: number;
+  readonly naturalHeight: number;
+  readonly scaledDown: boolean;
+  /** The RGB PNG file, base64. */
+  readonly pngBase64: string;
+  readonly method: FullExportMethod;
+  readonly iterations: number;
+  readonly goal: { readonly label: number; readonly targeted: boolean };
+  readonly maxLinf: number | null;
+  /** Whether the exported bytes, preprocessed as the page image was and re-classified, still meet the goal. */
+  readonly success: boolean;
+  readonly predicted: number;
+  readonly predictedClass: string;
+  readonly confidence: number;
+  /** Largest change of a pixel value of the full-resolution image, in [0, 1] (1/255 per level). */
+  readonly linf: number;
+  /** Distortion of the model input made from the exported bytes (model units). */
+  readonly inputL2: number;
+  readonly inputLinf: number;
+  readonly backend: string;
+  readonly ms: number;
+}
+
 /** One model of the adversarial-training comparison: the same image and attack, crafted on this model. */
 export interface AdvTrainingSide {
   readonly modelId: string;
@@ -372,8 +406,11 @@ export interface ClassScore {
 export interface UserModelView {
   readonly resultId: string;
   readonly modelId: string;
-  readonly source: 'url' | 'mobilenet';
+  readonly source: 'url' | 'mobilenet' | 'files';
+  /** The model's address (for files: their names). */
   readonly url: string;
+  /** The model takes the page image by a plain resize (a photo model): 'probe/user-export' can export at full resolution. */
+  readonly fullResolution: boolean;
   readonly inputShape: readonly [number, number, number];
   readonly inputRange: { readonly min: number; readonly max: number };
   readonly classes: number;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ProbeError } from '../../src/core/errors';
 import { CONTENT_MAX_SIDE, CONTENT_MAX_URL, fromOwnBackground, LOCAL_FILE_MESSAGE, noContentScript, parseBrowseRequest, parseCaptureRequest } from '../../src/content/message';
 import { BADGE_MAX_SIDE } from '../../src/content/browse';
-import { contentMayAccept, MAX_BADGE_SIDE, MAX_CAPTURE_SIDE, parseMessage } from '../../src/protocol/messages';
+import { contentMayAccept, MAX_BADGE_SIDE, MAX_CAPTURE_SIDE, MAX_EXPORT_CAPTURE_SIDE, parseMessage } from '../../src/protocol/messages';
 
 /** The content script's own 'content/capture' check must accept and refuse exactly what the protocol does. */
 describe('content-side capture request check', () => {
@@ -27,7 +27,8 @@ describe('content-side capture request check', () => {
   ];
 
   it('uses the protocol limits', () => {
-    expect(CONTENT_MAX_SIDE).toBe(MAX_CAPTURE_SIDE);
+    expect(CONTENT_MAX_SIDE).toBe(MAX_EXPORT_CAPTURE_SIDE);
+    expect(MAX_CAPTURE_SIDE).toBeLessThan(MAX_EXPORT_CAPTURE_SIDE);
   });
 
   it.each(cases.map((c, i) => [i, c] as const))('case %i: same verdict as parseMessage', (_i, raw) => {

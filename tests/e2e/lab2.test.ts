@@ -11,6 +11,12 @@ import { decodePng, encodePng, LIGHT, renderDigit } from '../../src/cli/png';
 import { serveStatic, type StaticServer } from '../../src/cli/serve';
 import { parsePopupMatrices } from '../../src/core/metrics/popup-matrices';
 import { classifyOne } from '../../src/core/probe';
+import * as tf from '@tensorflow/tfjs';
+import { saveLayersModel } from '../../src/cli/model-io';
+import type { RgbaImage } from '../../src/core/image/preprocess';
+import { userModelInput } from '../../src/core/lab/user-input';
+import { classifierFromLayersModel } from '../../src/core/models/layers';
+import { validateUserModelSpec } from '../../src/core/models/user-spec';
 
 /**
  * The popup lab's second slice in real Chromium with the built extension, on a real MNIST test digit
@@ -24,6 +30,26 @@ const MATRICES = 'reproduction/popup-matrices.json';
 let server: StaticServer;
 let session: ExtensionSession;
 let root: string;
+let rgbModel: tf.Sequential;
+const PHOTO_W = 400;
+const PHOTO_H = 300;
+const RGB_CLASSES = ['red', 'green', 'blue'];
+
+/** A synthetic photo: colour gradients with a bright disc, opaque. */
+function photo(): RgbaImage {
+  const data = new Uint8Array(PHOTO_W * PHOTO_H * 4);
+  for (let y = 0; y < PHOTO_H; y++) {
+    for (let x = 0; x < PHOTO_W; x++) {
+      const p = (y * PHOTO_W + x) * 4;
+      const disc = (x - 250) ** 2 + (y - 120) ** 2 < 70 ** 2;
+      data[p] = disc ? 240 : Math.round((255 * x) / PHOTO_W);
+      data[p + 1] = disc ? 220 : Math.round((255 * y) / PHOTO_H);
+      data[p + 2] = disc ? 40 : 128;
+      data[p + 3] = 255;
+    }
+  }
+  return { width: PHOTO_W, height: PHOTO_H, data };
+}
 
 beforeAll(async () => {
   if (!existsSync('dist/manifest.json')) throw new Error('build the extension first (npm run build)');
@@ -35,22 +61,29 @@ beforeAll(async () => {
   mkdirSync(join(root, 'user', 'softmax'), { recursive: true });
   for (const f of ['model.json', 'weights.bin']) copyFileSync(join('models', 'mnist-softmax', f), join(root, 'user', 'softmax', f));
   writeFileSync(join(root, 'index.html'), '<!doctype html><meta charset="utf-8"><title>lab2</title><body><img id="d0" src="d0.png" alt="digit"></body>');
+  // A "photo" (smooth colour gradients and a disc, PHOTO_W×PHOTO_H) and a small RGB model for it (a seeded linear
+  // classifier on 32×32×3, plain resize), in the LayersModel format, served on 127.0.0.1.
+  writeFileSync(join(root, 'photo.png'), encodePng(photo()));
+  writeFileSync(join(root, 'photo.html'), `<!doctype html><meta charset="utf-8"><title>photo</title><body><img id="photo" src="photo.png" alt="photo" width="${PHOTO_W}" height="${PHOTO_H}"></body>`);
+  await useNodeBackend('wasm');
+  rgbModel = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [32, 32, 3] }), tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) })] });
+  await saveLayersModel(rgbModel, join(root, 'user', 'rgb'));
   server = await serveStatic(root);
   session = await launchExtension();
-  await useNodeBackend('wasm');
 });
 
 afterAll(async () => {
+  rgbModel?.dispose();
   await session?.close();
   await server?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-async function probedPopup(): Promise<{ popup: Page; prediction: string }> {
+async function probedPopup(image: { page: string; src: string; selector: string } = { page: 'index.html', src: 'd0.png', selector: '#d0' }): Promise<{ popup: Page; prediction: string }> {
   const page = await session.context.newPage();
-  await page.goto(`${server.url}/index.html`);
+  await page.goto(`${server.url}/${image.page}`);
   await page.waitForFunction(() => document.images[0]?.complete && document.images[0].naturalWidth > 0);
-  const tabId = await fireProbe(session, page, `${server.url}/d0.png`, '#d0');
+  const tabId = await fireProbe(session, page, `${server.url}/${image.src}`, image.selector);
   const popup = await openPopup(session, tabId);
   const r = await readPopup(popup);
   expect(r.status).toBe('done');
@@ -156,6 +189,65 @@ describe('popup lab, second slice, end to end', () => {
     expect(top[0].startsWith('7 ')).toBe(true);
     const fooled = (await text(popup, 'um-success')) === 'fooled';
     expect(fooled).toBe(!adv[0].startsWith('7 '));
+    await popup.close();
+  });
+
+  it('your model from files: model.json and weights.bin picked in the form load through the extension’s IndexedDB', async () => {
+    const { popup } = await probedPopup();
+    await popup.click('[data-testid="lab-tab-user-model"]');
+    await popup.setInputFiles('[data-testid="uf-files"]', [join('models', 'mnist-softmax', 'model.json'), join('models', 'mnist-softmax', 'weights.bin')]);
+    await popup.waitForSelector('[data-testid="uf-picked"][data-count="2"]');
+    await popup.click('[data-testid="lab-run-user-model"]');
+    await popup.waitForSelector('[data-testid="user-model-result"]', { timeout: 120_000 });
+    const top = await popup.$$eval('[data-testid="um-clean"] li', (ls) => ls.map((l) => (l.textContent ?? '').trim()));
+    console.log(`e2e lab2: model from files, clean ${top[0]}`);
+    expect(top[0].startsWith('7 ')).toBe(true);
+    // MNIST-style centring: no full-resolution form.
+    expect(await popup.$('[data-testid="user-export-unavailable"]')).not.toBeNull();
+    // A weight file missing from the set: the background's BAD_INPUT names it.
+    await popup.setInputFiles('[data-testid="uf-files"]', [join('models', 'mnist-softmax', 'model.json')]);
+    await popup.waitForSelector('[data-testid="uf-picked"][data-count="1"]');
+    await popup.click('[data-testid="lab-run-user-model"]');
+    await popup.waitForSelector('[data-testid="lab-panel-user-model"] [data-testid="lab-error"]', { timeout: 60_000 });
+    expect(await popup.getAttribute('[data-testid="lab-panel-user-model"] [data-testid="lab-error"]', 'data-code')).toBe('BAD_INPUT');
+    expect(await popup.textContent('[data-testid="lab-panel-user-model"] [data-testid="lab-error"]')).toContain('weights.bin');
+    await popup.close();
+  });
+
+  it('full-resolution export: a photo model’s adversarial as a PNG at the photo’s size, re-classified in Node through the same resize, still adversarial', async () => {
+    const { popup } = await probedPopup({ page: 'photo.html', src: 'photo.png', selector: '#photo' });
+    await popup.click('[data-testid="lab-tab-user-model"]');
+    await popup.fill('[data-testid="uf-url"]', `${server.url}/user/rgb/model.json`);
+    await popup.fill('[data-testid="uf-height"]', '32');
+    await popup.fill('[data-testid="uf-width"]', '32');
+    await popup.selectOption('[data-testid="uf-channels"]', '3');
+    await popup.selectOption('[data-testid="uf-preprocess"]', 'resize');
+    await popup.fill('[data-testid="uf-classNames"]', RGB_CLASSES.join('\n'));
+    await popup.click('[data-testid="lab-run-user-model"]');
+    await popup.waitForSelector('[data-testid="user-model-result"]', { timeout: 120_000 });
+    expect(await text(popup, 'um-success')).toBe('fooled');
+    const clean = ((await popup.$$eval('[data-testid="um-clean"] li', (ls) => ls.map((l) => (l.textContent ?? '').trim())))[0] ?? '').split(' ')[0];
+    await popup.click('[data-testid="user-export-run"]');
+    await popup.waitForSelector('[data-testid="user-export-link"]', { timeout: 120_000 });
+    await popup.screenshot({ path: join(ARTEFACTS, 'lab2-user-export.png'), fullPage: true });
+    const href = (await popup.getAttribute('[data-testid="user-export-link"]', 'href')) ?? '';
+    const img = decodePng(await blobBytes(popup, href));
+    expect([img.width, img.height]).toEqual([PHOTO_W, PHOTO_H]);
+    // Re-classified here exactly as the extension preprocesses a page image for this model.
+    const spec = validateUserModelSpec({ id: 'user:rgb', format: 'layers', inputShape: [32, 32, 3], inputRange: { min: 0, max: 1 }, classNames: RGB_CLASSES, output: 'logits', classOffset: 0, preprocess: 'resize' });
+    const clf = classifierFromLayersModel(rgbModel, { id: spec.id, classNames: RGB_CLASSES, output: 'logits' });
+    const again = await classifyOne(clf, userModelInput(img, spec).pixels);
+    const method = await popup.getAttribute('[data-testid="user-export"]', 'data-method');
+    console.log(`e2e lab2: full-resolution export ${img.width}×${img.height}, clean ${clean}, exported bytes re-classified in Node as ${again.className}, method ${method}`);
+    expect(again.className).not.toBe(clean);
+    expect(await popup.getAttribute('[data-testid="user-export"]', 'data-success')).toBe('true');
+    expect(await text(popup, 'user-export-predicted')).toMatch(new RegExp(`^${again.className} \\(`));
+    // The photo itself is not replaced by noise: FGSM's ε (0.25 of the range) bounds every channel of every pixel.
+    const orig = photo();
+    let worst = 0;
+    for (let i = 0; i < orig.data.length; i++) if (i % 4 !== 3) worst = Math.max(worst, Math.abs(img.data[i] - orig.data[i]));
+    expect(worst).toBeLessThanOrEqual(Math.ceil(0.25 * 255) + 1);
+    expect(worst).toBeGreaterThan(0);
     await popup.close();
   });
 });

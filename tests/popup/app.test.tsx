@@ -325,3 +325,31 @@ describe('App: page text is text', () => {
     expect(screen.queryByTestId('first-frame')).toBeNull();
   });
 });
+
+describe('App: browse-mode switch on the mock connector', () => {
+  it('shows the current site, switches badges on and off through the connector, and hides on pages without an origin', async () => {
+    const conn = createMockConnector({ status: 'done', pageUrl: 'https://digits.example.org/page' });
+    render(<App connector={conn} />);
+    const box = (await screen.findByTestId('browse-switch')) as HTMLInputElement;
+    expect(screen.getByTestId('browse').textContent).toContain('https://digits.example.org');
+    expect(box.checked).toBe(false);
+    fireEvent.click(box);
+    await waitFor(() => expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('true'));
+    expect(conn.calls.filter((c) => c.method === 'setBrowseSite')).toEqual([{ method: 'setBrowseSite', enabled: true }]);
+    fireEvent.click(screen.getByTestId('browse-switch'));
+    await waitFor(() => expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('false'));
+    cleanup();
+
+    render(<App connector={createMockConnector({ status: 'done', browse: { origin: null, enabled: false } })} />);
+    await screen.findByTestId('prediction');
+    expect(screen.queryByTestId('browse')).toBeNull();
+  });
+
+  it('a refused switch shows its message and leaves the state as it was', async () => {
+    const conn = createMockConnector({ status: 'done', throws: { setBrowseSite: new ProbeError('UNSUPPORTED_PAGE', 'Browse mode works on web pages only.') } });
+    render(<App connector={conn} />);
+    fireEvent.click(await screen.findByTestId('browse-switch'));
+    expect((await screen.findByTestId('browse-error')).textContent).toContain('web pages only');
+    expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('false');
+  });
+});

@@ -97,3 +97,45 @@ describe('lab: your model', () => {
     expect(panel().queryByTestId('user-model-result')).toBeNull();
   });
 });
+
+describe('lab: your model from files', () => {
+  const file = (name: string, text: string | Uint8Array): File => new File([typeof text === 'string' ? text : (text as Uint8Array<ArrayBuffer>)], name);
+  const modelJson = JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [{ paths: ['w.bin'], weights: [] }] });
+
+  it('picked files are checked, stored through the connector, and the run names them (format read from the model.json)', async () => {
+    const conn = await openTab();
+    const input = panel().getByTestId('uf-files') as HTMLInputElement;
+    // Two .json files: refused before anything is stored.
+    fireEvent.change(input, { target: { files: [file('a.json', modelJson), file('b.json', modelJson)] } });
+    await waitFor(() => expect(panel().getByTestId('uf-error').textContent).toContain('not 2 .json files'));
+    expect(conn.calls.some((c) => c.method === 'storeModelFiles')).toBe(false);
+    // A .json that is not a tfjs model.json.
+    fireEvent.change(input, { target: { files: [file('model.json', '{"a":1}'), file('w.bin', new Uint8Array(8))] } });
+    await waitFor(() => expect(panel().getByTestId('uf-error').textContent).toContain('not a tfjs model.json'));
+    // A good set: stored, shown instead of the URL field, the format switched to the model.json's.
+    fireEvent.change(input, { target: { files: [file('digits.json', modelJson), file('w.bin', new Uint8Array(8))] } });
+    const picked = await panel().findByTestId('uf-picked');
+    expect(picked.getAttribute('data-count')).toBe('2');
+    expect(picked.textContent).toContain('digits.json');
+    expect(panel().queryByTestId('uf-url')).toBeNull();
+    expect((panel().getByTestId('uf-format') as HTMLSelectElement).value).toBe('graph');
+    expect(panel().getByTestId('uf-error').getAttribute('data-code')).toBe('');
+    const stored = conn.calls.find((c) => c.method === 'storeModelFiles');
+    expect(stored?.method === 'storeModelFiles' && stored.names).toEqual(['digits.json', 'w.bin']);
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    await waitFor(() => expect(userCalls(conn)).toHaveLength(1));
+    const sent = userCalls(conn)[0];
+    expect(sent.method === 'userModel' && sent.source.kind).toBe('files');
+    if (sent.method === 'userModel' && sent.source.kind === 'files') {
+      expect(sent.source.name).toBe('digits.json');
+      expect(sent.source.key).toMatch(/^[0-9a-f]{32}$/);
+      expect(sent.source.spec).toMatchObject({ id: 'user:digits', format: 'graph', inputShape: [28, 28, 1] });
+    }
+    // The mock's digit model takes MNIST-style centring: no full-resolution export, said so.
+    await panel().findByTestId('user-model-result');
+    expect(panel().getByTestId('user-export-unavailable').textContent).toContain('photo models');
+    // Back to a URL.
+    fireEvent.click(panel().getByTestId('uf-files-clear'));
+    expect(panel().getByTestId('uf-url')).toBeTruthy();
+  });
+});

@@ -33,6 +33,10 @@ const VALID: { [T in MessageType]: Record<string, unknown> } = {
     tabId: 1,
     source: { kind: 'url', url: 'http://127.0.0.1:8080/m/model.json', spec: { id: 'user:m', format: 'layers', inputShape: [28, 28, 1], inputRange: { min: 0, max: 1 }, classNames: ['a', 'b'], output: 'logits', classOffset: 0, preprocess: 'mnist' } },
   },
+  'probe/user-export': {
+    tabId: 1,
+    source: { kind: 'files', key: '0123456789abcdef0123456789abcdef', name: 'model.json', spec: { id: 'user:m', format: 'graph', inputShape: [32, 32, 3], inputRange: { min: -1, max: 1 }, classNames: ['a', 'b'], output: 'logits', classOffset: 0, preprocess: 'resize' } },
+  },
   'probe/saliency': { tabId: 2, target: 3 },
   'probe/diagnostics': {},
   'content/capture': { srcUrl: 'http://127.0.0.1/a.png', maxSide: 64 },

@@ -69,27 +69,27 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/**
- * PNG bytes of an 8-bit image: `levels` row-major, `channels` values per pixel (1: grayscale, 3: RGB),
- * width·height·channels long. BAD_INPUT for other shapes.
- */
-export function encodePng8(levels: Uint8Array, width: number, height: number, channels: 1 | 3): Uint8Array {
+/** Checks the shape and lays out the scanlines (filter byte 0, then the row) of an 8-bit image. */
+function scanlines(levels: Uint8Array, width: number, height: number, channels: 1 | 3): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 8192 || height > 8192) {
     throw new ProbeError('BAD_INPUT', `PNG size must be 1–8192 pixels a side, got ${width}×${height}`);
   }
   if (channels !== 1 && channels !== 3) throw new ProbeError('BAD_INPUT', `PNG export takes 1 or 3 channels, got ${String(channels)}`);
   const row = width * channels;
   if (levels.length !== row * height) throw new ProbeError('BAD_INPUT', `expected ${row * height} values, got ${levels.length}`);
-  // Each scanline: filter byte 0 (none), then the row.
   const raw = new Uint8Array((row + 1) * height);
   for (let y = 0; y < height; y++) raw.set(levels.subarray(y * row, (y + 1) * row), y * (row + 1) + 1);
+  return raw;
+}
+
+function assemble(width: number, height: number, channels: 1 | 3, zlib: Uint8Array): Uint8Array {
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
   dv.setUint32(0, width);
   dv.setUint32(4, height);
   ihdr[8] = 8;
   ihdr[9] = channels === 1 ? 0 : 2;
-  const parts = [new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlibStored(raw)), chunk('IEND', new Uint8Array(0))];
+  const parts = [new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib), chunk('IEND', new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -97,4 +97,26 @@ export function encodePng8(levels: Uint8Array, width: number, height: number, ch
     o += p.length;
   }
   return out;
+}
+
+/**
+ * PNG bytes of an 8-bit image: `levels` row-major, `channels` values per pixel (1: grayscale, 3: RGB),
+ * width·height·channels long. BAD_INPUT for other shapes.
+ */
+export function encodePng8(levels: Uint8Array, width: number, height: number, channels: 1 | 3): Uint8Array {
+  return assemble(width, height, channels, zlibStored(scanlines(levels, width, height, channels)));
+}
+
+/**
+ * The same PNG with its pixel data deflate-compressed by the platform's CompressionStream ('deflate' is
+ * the zlib format PNG uses; browsers and Node have it), for full-resolution photos, where stored blocks
+ * would make a file of width·height·3 bytes. Falls back to stored blocks where there is no CompressionStream.
+ */
+export async function encodePng8Compressed(levels: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Uint8Array> {
+  const raw = scanlines(levels, width, height, channels);
+  const CS = (globalThis as { CompressionStream?: new (format: 'deflate') => TransformStream<Uint8Array, Uint8Array> }).CompressionStream;
+  if (!CS) return assemble(width, height, channels, zlibStored(raw));
+  const stream = new Blob([raw as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CS('deflate'));
+  const zlib = new Uint8Array(await new Response(stream).arrayBuffer());
+  return assemble(width, height, channels, zlib);
 }

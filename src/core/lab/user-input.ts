@@ -49,8 +49,21 @@ function num(field: string, v: string): number {
 export function userModelFromForm(f: UserModelForm): { url: string; spec: UserModelWireSpec } {
   const url = checkModelUrl(f.url);
   const name = new URL(url).pathname.split('/').filter((p) => p !== '' && p !== 'model.json').pop() ?? 'model';
+  return { url, spec: specFromForm(f, name) };
+}
+
+/**
+ * The form's description for a model picked as files (the URL field is not used): its id from the
+ * model.json's file name (`name`), checked as userModelFromForm checks it.
+ */
+export function userModelSpecFromFiles(f: UserModelForm, name: string): UserModelWireSpec {
+  const stem = name.replace(/\.json$/i, '');
+  return specFromForm(f, stem === '' || stem.toLowerCase() === 'model' ? 'file-model' : stem);
+}
+
+function specFromForm(f: UserModelForm, name: string): UserModelWireSpec {
   const id = `user:${name.replace(/[^a-z0-9._-]/gi, '-').slice(0, 58) || 'model'}`;
-  const spec = checkWireSpec({
+  return checkWireSpec({
     id,
     format: f.format,
     inputShape: [num('Height', f.height), num('Width', f.width), num('Channels', f.channels)],
@@ -60,7 +73,6 @@ export function userModelFromForm(f: UserModelForm): { url: string; spec: UserMo
     classOffset: f.classOffset.trim() === '' ? 0 : num('Leading non-class outputs', f.classOffset),
     preprocess: f.preprocess,
   });
-  return { url, spec };
 }
 
 /** The page image as the described model's input (h·w·c values in its range), and how it was made. */

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { SaliencyView, UserModelView } from '../../protocol/types';
+import type { FullExportView, SaliencyView, UserModelView } from '../../protocol/types';
+import type { UserModelSource } from '../../core/lab/user-source';
 import { SaliencyChart } from './SaliencyChart';
-import { UserModelFormView, UserModelResult } from './UserModelPanel';
+import { UserExportResult, UserModelFormView, UserModelResult } from './UserModelPanel';
 import type { AdvTrainingView, DefenseReportView, ExportView, LabKind, LabProgress, ProbeResult, SweepView, TransferView } from '../../protocol/types';
 import type { BlobUrls } from '../blob-url';
 import { type MatricesLoad, shippedMatrices } from '../matrices-data';
@@ -27,6 +28,7 @@ interface LabResults {
   readonly export?: ExportView;
   readonly 'adversarial-training'?: AdvTrainingView;
   readonly 'user-model'?: UserModelView;
+  readonly 'user-export'?: FullExportView;
   readonly saliency?: SaliencyView;
 }
 
@@ -52,6 +54,7 @@ const RUN_LABEL: Record<LabKind, string> = {
   'adversarial-training': 'Compare with adversarial training',
   export: 'Export the adversarial',
   'user-model': 'Load and attack',
+  'user-export': 'Export at full resolution',
   saliency: 'Compute the saliency map',
 };
 
@@ -97,6 +100,8 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
   const [salTarget, setSalTarget] = useState<number | null>(null);
   const seq = useRef(0);
   const alive = useRef(true);
+  /** The user-model source of the last run: its full-resolution export names the same source. */
+  const userSource = useRef<UserModelSource | null>(null);
   const tabRefs = useRef<(HTMLButtonElement | null)[]>([]);
 
   useEffect(() => {
@@ -268,8 +273,16 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
         <div key={t.kind} role="tabpanel" id={`lab-panel-${t.kind}`} aria-labelledby={`lab-tab-${t.kind}`} hidden={tab !== t.kind} class="lab-panel" data-testid={`lab-panel-${t.kind}`}>
           {t.kind === 'user-model' ? (
             <>
-              <p class="muted small">Bring your own model: a TensorFlow.js LayersModel or GraphModel by URL, described here; or ImageNet's MobileNet v2. The current image and attack run on it.</p>
-              <UserModelFormView disabled={disabled} onRun={(source) => void run('user-model', () => lab.userModel(source))} />
+              <p class="muted small">Bring your own model: a TensorFlow.js LayersModel or GraphModel by URL or from files, described here; or ImageNet's MobileNet v2. The current image and attack run on it; photo models can export the adversarial at the page image's full resolution.</p>
+              <UserModelFormView
+                disabled={disabled}
+                storeFiles={(files) => lab.storeModelFiles(files)}
+                onRun={(source) => {
+                  userSource.current = source;
+                  setResults((r) => ({ ...r, 'user-export': undefined }));
+                  void run('user-model', () => lab.userModel(source));
+                }}
+              />
             </>
           ) : (
           <form
@@ -347,7 +360,20 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
             {t.kind === 'transfer' && shown('transfer') && <TransferChart view={shown('transfer')!} />}
             {t.kind === 'adversarial-training' && shown('adversarial-training') && <AdvTrainingPanel view={shown('adversarial-training')!} />}
             {t.kind === 'saliency' && shown('saliency') && <SaliencyChart view={shown('saliency')!} />}
-            {t.kind === 'user-model' && shown('user-model') && <UserModelResult view={shown('user-model')!} urls={blobUrls} />}
+            {t.kind === 'user-model' && shown('user-model') && (
+              <UserModelResult
+                view={shown('user-model')!}
+                urls={blobUrls}
+                exporting={running === 'user-export'}
+                disabled={disabled}
+                onExport={() => {
+                  const source = userSource.current;
+                  if (source) void run('user-export', () => lab.userExport(source));
+                }}
+              />
+            )}
+            {t.kind === 'user-model' && errors['user-export'] !== undefined && <LabError error={errors['user-export']!} testId="user-export-error" />}
+            {t.kind === 'user-model' && shown('user-model') && shown('user-export') && <UserExportResult view={shown('user-export')!} urls={blobUrls} />}
             {t.kind === 'export' && result && result.id === resultId && <ExportPanel result={result} view={shown('export')} defenses={shown('defenses')} urls={blobUrls} />}
           </div>
         </div>

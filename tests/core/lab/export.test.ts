@@ -8,7 +8,7 @@ import { loadShippedClassifier } from '../../../src/cli/models';
 import { decodePng } from '../../../src/cli/png';
 import { ProbeError } from '../../../src/core/errors';
 import { exportAdversarial, exportGoal } from '../../../src/core/lab/export';
-import { adler32, crc32, encodePng8 } from '../../../src/core/lab/png';
+import { adler32, crc32, encodePng8, encodePng8Compressed } from '../../../src/core/lab/png';
 import type { Classifier } from '../../../src/core/models/types';
 import { attackOne, classifyOne } from '../../../src/core/probe';
 
@@ -43,6 +43,21 @@ describe('encodePng8', () => {
       const px = Math.floor(i / 3);
       expect(back.data[px * 4 + (i % 3)]).toBe(levels[i]);
     }
+  });
+
+  it('the compressed variant (CompressionStream deflate) decodes to the same RGB levels and is far smaller for a smooth photo', async () => {
+    const w = 640;
+    const h = 480;
+    const levels = Uint8Array.from({ length: w * h * 3 }, (_, i) => {
+      const px = Math.floor(i / 3);
+      return ((px % w) + Math.floor(px / w) + (i % 3) * 40) % 256;
+    });
+    const png = await encodePng8Compressed(levels, w, h, 3);
+    const back = PNG.sync.read(Buffer.from(png));
+    expect([back.width, back.height]).toEqual([w, h]);
+    for (let px = 0; px < w * h; px += 997) for (let k = 0; k < 3; k++) expect(back.data[px * 4 + k]).toBe(levels[px * 3 + k]);
+    expect(png.length).toBeLessThan(encodePng8(levels, w, h, 3).length / 10);
+    await expect(encodePng8Compressed(new Uint8Array(5), 2, 2, 1)).rejects.toThrow(ProbeError);
   });
 
   it('checksums agree with Node zlib (adler via inflate, crc against a known value)', () => {

@@ -81,6 +81,22 @@ describe('the wire description and source', () => {
     expect(checkModelUrl(' https://x/a b/model.json ')).toBe('https://x/a%20b/model.json');
   });
 
+  it('a files source names a stored set by its hex key and a display name; anything else is refused', () => {
+    const key = 'a'.repeat(32);
+    expect(checkUserModelSource({ kind: 'files', key, name: 'model.json', spec: base })).toMatchObject({ kind: 'files', key, name: 'model.json' });
+    for (const bad of [
+      { kind: 'files', key: 'A'.repeat(32), name: 'model.json', spec: base },
+      { kind: 'files', key: '../../etc', name: 'model.json', spec: base },
+      { kind: 'files', key: 'ab', name: 'model.json', spec: base },
+      { kind: 'files', key, name: '', spec: base },
+      { kind: 'files', key, name: 'x'.repeat(201), spec: base },
+      { kind: 'files', key, name: 'model.json', spec: { ...base, inputShape: [0, 1, 1] } },
+      { kind: 'files', key, name: 'model.json', spec: base, url: 'https://x/' },
+    ]) {
+      expect(code(() => checkUserModelSource(bad, 'BAD_MESSAGE'))).toBe('BAD_MESSAGE');
+    }
+  });
+
   it('the popup shows the same MobileNet note as the core description', () => {
     expect(MOBILENET_NOTE).toBe(MOBILENET_V2.note);
   });
