@@ -108,6 +108,6 @@ export function formatOfModelJson(text: string): 'layers' | 'graph' | null {
   if (j.format === 'graph-model') return 'graph';
   const t = j.modelTopology;
   if (Array.isArray(t.node)) return 'graph';
-  if (typeof t.class_name === 'string' || isRecord(t.model_config)) return 'layers';
+  if ((typeof t.class_name === 'string' && isRecord(t.config)) || isRecord(t.model_config)) return 'layers';
   return null;
 }

@@ -5,6 +5,7 @@
  * BAD_INPUT naming the file or the numbers that do not fit. Pure TS + tfjs: no DOM.
  */
 import * as tf from '@tensorflow/tfjs';
+import { formatOfModelJson } from '../lab/user-source';
 import { ProbeError } from '../errors';
 
 /** One picked file: its name (a base name; any folder part is ignored) and its bytes. */
@@ -171,18 +172,11 @@ export function modelFormatOf(files: readonly ModelFile[]): 'layers' | 'graph' |
   if (!Array.isArray(files)) return null;
   const jsons = files.filter((f) => isRecord(f) && typeof f.name === 'string' && f.bytes instanceof Uint8Array && isJsonName(baseName(f.name)));
   if (jsons.length !== 1) return null;
-  let j: Rec;
   try {
-    j = parseModelJson(jsons[0]);
+    return formatOfModelJson(new TextDecoder().decode(jsons[0].bytes));
   } catch {
     return null;
   }
-  if (j.format === 'layers-model') return 'layers';
-  if (j.format === 'graph-model') return 'graph';
-  const t = j.modelTopology as Rec;
-  if (Array.isArray(t.node)) return 'graph';
-  if ((typeof t.class_name === 'string' && isRecord(t.config)) || isRecord(t.model_config)) return 'layers';
-  return null;
 }
 
 /** An IOHandler whose load() gives artifactsFromFiles(files, limits); its errors reject the promise. */
