@@ -29,8 +29,35 @@ function staticFiles(): Plugin {
   };
 }
 
+/**
+ * The crx plugin lists a script imported with `?iife` (the content script, which the worker registers and
+ * injects itself) as a web-accessible resource for every site. Injection needs no such entry, and a listed
+ * file would let any page detect the extension: drop it from the written manifest.
+ */
+function noWebAccessibleScripts(): Plugin & { renderCrxManifest(manifest: CrxManifest): CrxManifest } {
+  return {
+    name: 'probe-no-web-accessible-scripts',
+    apply: 'build',
+    enforce: 'post',
+    // Called by the crx plugin on the manifest it is about to write, after its own plugins.
+    renderCrxManifest(manifest) {
+      const kept = (manifest.web_accessible_resources ?? [])
+        .map((w) => ({ ...w, resources: w.resources.filter((r) => !r.endsWith('.iife.js')) }))
+        .filter((w) => w.resources.length > 0);
+      if (kept.length > 0) manifest.web_accessible_resources = kept;
+      else delete manifest.web_accessible_resources;
+      return manifest;
+    },
+  };
+}
+
+/** The part of the manifest the plugin above edits. */
+interface CrxManifest {
+  web_accessible_resources?: { resources: string[]; matches?: string[] }[];
+}
+
 export const config = defineConfig({
-  plugins: [preact(), crx({ manifest }), staticFiles()],
+  plugins: [preact(), crx({ manifest }), staticFiles(), noWebAccessibleScripts()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -54,6 +54,8 @@ export async function acquireImage(req: AcquireRequest, deps: AcquireDeps): Prom
     const info = toErrorInfo(e);
     // The page found nothing and the address is not fetchable: the page's reason is the clearer one.
     if (info.code === 'UNSUPPORTED_PAGE' && page.error.code !== 'INTERNAL') throw new ProbeError(page.error.code, page.error.message);
+    // Coded errors go on as they are (NO_ACCESS carries the hosts to allow).
+    if (e instanceof ProbeError) throw e;
     throw new ProbeError(info.code, info.message);
   }
   const source: ImageSource = { srcUrl, pageUrl, naturalWidth: decoded.naturalWidth, naturalHeight: decoded.naturalHeight, capturedBy: 'extension' };

@@ -40,7 +40,7 @@ export interface BrowseDeps {
   /** Is the probe queue busy with a user's job (badges then wait)? */
   busy(): boolean;
   /** Probe an image as the context menu does. */
-  probe(req: { tabId: number; frameId: number; srcUrl: string; pageUrl: string }): void;
+  probe(req: { tabId: number; frameId: number; srcUrl: string; pageUrl: string; frameUrl?: string }): void;
 }
 
 /** The sender fields browse mode uses (a chrome.runtime.MessageSender from a content script). */
@@ -138,7 +138,7 @@ export class BrowseService {
   open(sender: BrowseSender, srcUrl: string): { started: boolean } {
     const tabId = sender.tab?.id;
     if (typeof tabId !== 'number') throw new ProbeError('FORBIDDEN_SENDER', 'Badge clicks come from a page’s content script.');
-    this.deps.probe({ tabId, frameId: sender.frameId ?? 0, srcUrl, pageUrl: sender.tab?.url ?? sender.url ?? '' });
+    this.deps.probe({ tabId, frameId: sender.frameId ?? 0, srcUrl, pageUrl: sender.tab?.url ?? sender.url ?? '', frameUrl: sender.url });
     return { started: true };
   }
 

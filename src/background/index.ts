@@ -17,6 +17,9 @@ import { noContentScript } from '../content/message';
 import { BrowseService, type BrowseSender } from './browse';
 import { getBadgeGp } from './browse-assets';
 import { BROWSE_ORIGINS_KEY, siteOrigin } from './browse-sites';
+import { AccessError, ContentScriptSync, injectContentScript, mergeAccess, requireFetchAccess, type AccessDeps } from './access';
+// The content script's built file: registered for the sites the user allowed, injected on demand elsewhere.
+import contentScriptFile from '../content/index.iife.ts?iife';
 
 /** Context-menu item id: part of the interface (tests fire it). */
 export const MENU_ID = 'probe-image';
@@ -24,31 +27,81 @@ const STATE_KEY = (tabId: number): string => `state:${tabId}`;
 
 const modelFolderUrl = (id: string): string => chrome.runtime.getURL(`models/${id}/`);
 
-async function captureFromPage(tabId: number, frameId: number, srcUrl: string, maxSide: number): Promise<CaptureResponse> {
+/** chrome.* behind the access logic of access.ts. */
+const access: AccessDeps = {
+  grantedOrigins: async () => (await chrome.permissions.getAll()).origins ?? [],
+  granted: (pattern) => chrome.permissions.contains({ origins: [pattern] }),
+  registeredIds: async () => (await chrome.scripting.getRegisteredContentScripts()).map((s) => s.id),
+  register: (script) => chrome.scripting.registerContentScripts([script]),
+  update: (script) => chrome.scripting.updateContentScripts([script]),
+  unregister: (id) => chrome.scripting.unregisterContentScripts({ ids: [id] }),
+  inject: async (tabId, frameId, file) => {
+    await chrome.scripting.executeScript({ target: { tabId, frameIds: [frameId] }, files: [file] });
+  },
+};
+const contentScripts = new ContentScriptSync(access, contentScriptFile);
+/** Registered content script = the origins the user allowed, at every start and after every grant or removal. */
+const scriptsSynced: Promise<void> = contentScripts.sync().catch(() => undefined);
+chrome.permissions.onAdded.addListener(() => void contentScripts.sync().catch(() => undefined));
+chrome.permissions.onRemoved.addListener(() => void contentScripts.sync().catch(() => undefined));
+
+type PageAsk = { readonly reply: CaptureResponse } | { readonly missing: true };
+
+async function askPage(tabId: number, frameId: number, srcUrl: string, maxSide: number): Promise<PageAsk> {
   try {
-    const reply = (await chrome.tabs.sendMessage(
-      tabId,
-      { type: 'content/capture', payload: { srcUrl, maxSide } },
-      { frameId },
-    )) as CaptureResponse | undefined;
-    if (!reply || typeof reply !== 'object') return { ok: false, error: { code: 'INTERNAL', message: 'No reply from the page.' } };
-    return reply;
+    const reply = (await chrome.tabs.sendMessage(tabId, { type: 'content/capture', payload: { srcUrl, maxSide } }, { frameId })) as CaptureResponse | undefined;
+    if (!reply || typeof reply !== 'object') return { reply: { ok: false, error: { code: 'INTERNAL', message: 'No reply from the page.' } } };
+    return { reply };
   } catch {
-    // No content script in that frame (restricted page, local file, or page loaded before the extension).
-    return { ok: false, error: noContentScript(srcUrl) };
+    return { missing: true };
   }
 }
 
+/**
+ * The frame's content script captures the image. A frame without it (a site the user has not allowed, or a
+ * page opened before the extension) gets it injected now: allowed by activeTab after the right-click.
+ * A refused injection is reported through `denied` (NO_ACCESS names the frame's origin).
+ */
+async function captureFromPage(
+  target: { tabId: number; frameId: number; frameUrl: string | null },
+  srcUrl: string,
+  maxSide: number,
+  denied: (e: AccessError) => void,
+): Promise<CaptureResponse> {
+  await scriptsSynced;
+  const first = await askPage(target.tabId, target.frameId, srcUrl, maxSide);
+  if ('reply' in first) return first.reply;
+  try {
+    await injectContentScript(access, contentScriptFile, { ...target, srcUrl });
+  } catch (e) {
+    if (e instanceof AccessError) denied(e);
+    return { ok: false, error: e instanceof ProbeError ? e.toInfo() : noContentScript(srcUrl) };
+  }
+  const second = await askPage(target.tabId, target.frameId, srcUrl, maxSide);
+  return 'reply' in second ? second.reply : { ok: false, error: noContentScript(srcUrl) };
+}
+
 const service = new ProbeService({
-  async capture({ tabId, frameId, srcUrl, pageUrl, maxSide = MAX_CAPTURE_SIDE }) {
-    // Page (canvas, page-context fetch) → extension fetch (host permission, no cookies) → coded error.
-    const got = await acquireImage(
-      { srcUrl, pageUrl, maxSide },
-      {
-        fromPage: (url, side) => captureFromPage(tabId, frameId, url, side),
-        fetchAndDecode: async (url, maxSide) => decodeImage(await fetchImageBytes(url), maxSide),
-      },
-    );
+  async capture({ tabId, frameId, srcUrl, pageUrl, frameUrl, maxSide = MAX_CAPTURE_SIDE }) {
+    // Page (canvas, page-context fetch) → extension fetch (allowed host, no cookies) → coded error.
+    let pageDenied: AccessError | null = null;
+    let got;
+    try {
+      got = await acquireImage(
+        { srcUrl, pageUrl, maxSide },
+        {
+          fromPage: (url, side) => captureFromPage({ tabId, frameId, frameUrl: frameUrl ?? pageUrl }, url, side, (e) => (pageDenied = e)),
+          fetchAndDecode: async (url, maxSide) => {
+            await requireFetchAccess(access, url);
+            return decodeImage(await fetchImageBytes(url), maxSide);
+          },
+        },
+      );
+    } catch (e) {
+      // Not allowed on the page: that is the reason, with the image's host added when it is not allowed either.
+      if (pageDenied) throw mergeAccess(pageDenied, e instanceof AccessError ? e : null);
+      throw e;
+    }
     return { image: got.image, source: got.firstFrameOnly ? { ...got.source, firstFrameOnly: true } : got.source };
   },
   // Damaged weight files are refused before tfjs builds (and leaks) a half-loaded model (checklist row 26).
@@ -74,7 +127,17 @@ const browse = new BrowseService({
       tabs
         .filter((t) => typeof t.id === 'number' && siteOrigin(t.url) === origin)
         // No frameId: every frame of the tab gets it. A tab without the content script just does not answer.
-        .map((t) => chrome.tabs.sendMessage(t.id as number, { type: 'content/browse', payload: { enabled } }).catch(() => undefined)),
+        .map(async (t) => {
+          try {
+            await chrome.tabs.sendMessage(t.id as number, { type: 'content/browse', payload: { enabled } });
+          } catch {
+            // A tab opened before the site was allowed has no content script yet: inject it (it reads the setting itself).
+            if (enabled) {
+              await scriptsSynced;
+              await chrome.scripting.executeScript({ target: { tabId: t.id as number, allFrames: true }, files: [contentScriptFile] }).catch(() => undefined);
+            }
+          }
+        }),
     );
   },
   modelIdOf: (tabId) => service.getState(tabId).modelId,
@@ -145,6 +208,8 @@ async function handle(msg: AnyEnvelope, sender: BrowseSender): Promise<unknown> 
     }
     case 'probe/cancel':
       return service.cancel(msg.payload.tabId);
+    case 'probe/retry':
+      return service.retry(msg.payload.tabId);
     case 'probe/list-models':
       return modelInfos();
     case 'probe/bench':
@@ -223,7 +288,7 @@ chrome.contextMenus.onClicked.addListener((info, tab) => {
   const tabId = tab.id;
   // Open the popup where the browser allows it (needs a user gesture; tests open it as a tab instead).
   chrome.action.openPopup?.().catch(() => undefined);
-  const req = { tabId, frameId: info.frameId ?? 0, srcUrl: info.srcUrl, pageUrl: info.pageUrl ?? tab.url ?? '' };
+  const req = { tabId, frameId: info.frameId ?? 0, srcUrl: info.srcUrl, pageUrl: info.pageUrl ?? tab.url ?? '', frameUrl: info.frameUrl };
   void recovered.then(() => service.probeImage(req));
 });
 

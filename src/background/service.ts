@@ -1,4 +1,5 @@
 import { ProbeError, toErrorInfo } from '../core/errors';
+import { AccessError } from './access';
 import { preprocess, type RgbaImage } from '../core/image/preprocess';
 import { catalogEntry, DEFAULT_MODEL_ID } from '../core/models/catalog';
 import type { Classifier } from '../core/models/types';
@@ -62,9 +63,19 @@ function calibratedRate(f: MagnetCalibrationFile | UncertaintyCalibrationFile): 
 }
 
 /** What the service needs from the browser; the extension passes chrome-backed functions, tests pass fakes. */
+/** A right-click's probe: the tab and frame, the image's address, the page (and the frame's page when in an iframe). */
+export interface ProbeRequest {
+  readonly tabId: number;
+  readonly frameId: number;
+  readonly srcUrl: string;
+  readonly pageUrl: string;
+  /** The address of the frame the image is in, when the browser said (context-menu info.frameUrl). */
+  readonly frameUrl?: string;
+}
+
 export interface ServiceDeps {
   /** Pixels of the clicked image: from the page if it can, else fetched by the extension. */
-  capture(req: { tabId: number; frameId: number; srcUrl: string; pageUrl: string; maxSide?: number }): Promise<{ image: RgbaImage; source: ImageSource }>;
+  capture(req: ProbeRequest & { maxSide?: number }): Promise<{ image: RgbaImage; source: ImageSource }>;
   model(id: string): Promise<Classifier>;
   /** The VAE, its latent classifier and one example per class, for Kos et al.'s attacks. */
   vae?(): Promise<VaeContext>;
@@ -92,6 +103,8 @@ export class ProbeService {
   private readonly tabs = new Map<number, TabEntry>();
   /** The frame each tab's image was probed in (memory only), to capture it again for a full-resolution export. */
   private readonly frames = new Map<number, number>();
+  /** Each tab's last right-click request, for 'probe/retry' (memory only: addresses, no pixels). */
+  private readonly requests = new Map<number, ProbeRequest>();
   /** Each tab's last run on a user model (memory only), for its full-resolution export. */
   private readonly userRuns = new Map<number, UserModelRun>();
   private lastTab: number | null = null;
@@ -154,14 +167,15 @@ export class ProbeService {
   }
 
   /** The context-menu path: probe the image at srcUrl in tab/frame with the default FGSM. */
-  probeImage(req: { tabId: number; frameId: number; srcUrl: string; pageUrl: string; modelId?: string }): Promise<ProbeState> {
+  probeImage(req: ProbeRequest & { modelId?: string }): Promise<ProbeState> {
     const modelId = req.modelId ?? this.tabs.get(req.tabId)?.state.modelId ?? DEFAULT_MODEL_ID;
     this.lastTab = req.tabId;
     const jobId = ++this.seq;
     // A new image: the previous result is not shown while this one runs, and the tab's running attack stops.
     this.jobs.get(req.tabId)?.ctl.abort();
-    this.set(req.tabId, { status: 'running', job: jobId, stage: 'capturing the image', error: null, result: null, modelId, progress: null }, null, null);
+    this.set(req.tabId, { status: 'running', job: jobId, stage: 'capturing the image', error: null, result: null, modelId, progress: null, needsAccess: undefined }, null, null);
     this.frames.set(req.tabId, req.frameId);
+    this.requests.set(req.tabId, { tabId: req.tabId, frameId: req.frameId, srcUrl: req.srcUrl, pageUrl: req.pageUrl, frameUrl: req.frameUrl });
     this.userRuns.delete(req.tabId);
     return this.enqueue(async () => {
       // A newer probe of this tab was queued behind this one: its result would replace this one unseen, so skip it (merged).
@@ -178,9 +192,19 @@ export class ProbeService {
       } catch (e) {
         const current = this.tabs.get(req.tabId)?.state;
         if (current && current.job !== jobId) return current;
-        return this.set(req.tabId, { status: 'error', stage: null, progress: null, error: toErrorInfo(e) });
+        // NO_ACCESS names the host patterns the popup may ask the user for.
+        const needsAccess = e instanceof AccessError ? [...e.origins] : undefined;
+        return this.set(req.tabId, { status: 'error', stage: null, progress: null, error: toErrorInfo(e), needsAccess });
       }
     });
+  }
+
+  /** Probe the tab's last right-clicked image again (after the user allowed the extension on its site). */
+  retry(tabId: number | null): Promise<ProbeState> {
+    const id = tabId ?? this.lastTab;
+    const req = id === null ? undefined : this.requests.get(id);
+    if (!req) return Promise.reject(new ProbeError('NO_RESULT', 'Nothing to probe again in this tab: right-click an image and choose “Probe this image”.'));
+    return this.probeImage(req);
   }
 
   /** Run an attack (and maybe another model) on the tab's current image. Cancellable with `cancel`. */
@@ -476,7 +500,8 @@ export class ProbeService {
       const frameId = this.frames.get(id);
       if (frameId === undefined) throw new ProbeError('NO_RESULT', 'The extension restarted since this image was probed: right-click it and probe it again.');
       report(0, 'capturing the image at full resolution');
-      const { image, source: got } = await this.deps.capture({ tabId: id, frameId, srcUrl: result.source.srcUrl, pageUrl: result.source.pageUrl, maxSide: MAX_EXPORT_CAPTURE_SIDE });
+      const frameUrl = this.requests.get(id)?.frameUrl;
+      const { image, source: got } = await this.deps.capture({ tabId: id, frameId, srcUrl: result.source.srcUrl, pageUrl: result.source.pageUrl, frameUrl, maxSide: MAX_EXPORT_CAPTURE_SIDE });
       if (signal.aborted) throw new ProbeError('CANCELLED', 'The export was cancelled.');
       return buildUserExportView(loader, run, image, { width: got.naturalWidth, height: got.naturalHeight }, await this.deps.backend(), signal, report);
     });
@@ -497,6 +522,7 @@ export class ProbeService {
     this.labJobs.delete(tabId);
     this.tabs.delete(tabId);
     this.frames.delete(tabId);
+    this.requests.delete(tabId);
     this.userRuns.delete(tabId);
     if (this.lastTab === tabId) this.lastTab = null;
   }

@@ -14,6 +14,24 @@ import type { ErrorInfo as BadgeError } from '../core/errors';
 let lastTarget: Element | null = null;
 
 /**
+ * One live copy per frame: the script is registered for allowed sites and also injected on demand (after a
+ * right-click, or when browse mode is switched on in an open tab), so it may arrive twice. A copy left by a
+ * previous load of the extension (orphaned) does not count.
+ */
+const LIVE_KEY = '__adversarialProbeContentLive';
+const scope = globalThis as unknown as Record<string, (() => boolean) | undefined>;
+const earlier = scope[LIVE_KEY];
+const duplicate = typeof earlier === 'function' && safeAlive(earlier);
+
+function safeAlive(f: () => boolean): boolean {
+  try {
+    return f();
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Is this script's extension still there? After the extension is reloaded, updated or removed, this copy is
  * orphaned: chrome.runtime.id reads undefined (or throws) and no message will reach it again (checklist row 32).
  */
@@ -39,7 +57,6 @@ function onContextMenu(ev: Event): void {
   }
 }
 
-document.addEventListener('contextmenu', onContextMenu, { capture: true, passive: true });
 
 /** Why the canvas could not be used, for the case where the page cannot fetch the image either. */
 function notFound(loc: Located): ProbeError {
@@ -110,38 +127,45 @@ function topOrigin(): string | null {
   return siteOrigin(anc && anc.length > 0 ? anc[anc.length - 1] : location.href);
 }
 
-chrome.storage?.local
-  .get(BROWSE_ORIGINS_KEY)
-  .then((got) => {
-    const origin = topOrigin();
-    if (origin !== null && parseOrigins(got[BROWSE_ORIGINS_KEY]).includes(origin)) browse.start();
-  })
-  .catch(() => undefined);
+/** Listeners and browse mode: installed once per frame by the first live copy. */
+function install(): void {
+  scope[LIVE_KEY] = connected;
+  document.addEventListener('contextmenu', onContextMenu, { capture: true, passive: true });
+  chrome.storage?.local
+    .get(BROWSE_ORIGINS_KEY)
+    .then((got) => {
+      const origin = topOrigin();
+      if (origin !== null && parseOrigins(got[BROWSE_ORIGINS_KEY]).includes(origin)) browse.start();
+    })
+    .catch(() => undefined);
 
-chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
-  if (!fromOwnBackground(sender, chrome.runtime.id)) return false;
-  try {
-    const b = parseBrowseRequest(raw);
-    if (b) {
-      if (b.enabled) browse.start();
-      else browse.stop();
-      sendResponse({ badges: browse.count });
+  chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
+    if (!fromOwnBackground(sender, chrome.runtime.id)) return false;
+    try {
+      const b = parseBrowseRequest(raw);
+      if (b) {
+        if (b.enabled) browse.start();
+        else browse.stop();
+        sendResponse({ badges: browse.count });
+        return false;
+      }
+    } catch (e) {
+      sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') });
       return false;
     }
-  } catch (e) {
-    sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') });
-    return false;
-  }
-  let srcUrl: string;
-  let maxSide: number;
-  try {
-    const req = parseCaptureRequest(raw);
-    if (!req) return false;
-    ({ srcUrl, maxSide } = req);
-  } catch (e) {
-    sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') } satisfies CaptureResponse);
-    return false;
-  }
-  capture(srcUrl, maxSide).then(sendResponse, (e: unknown) => sendResponse({ ok: false, error: toErrorInfo(e) } satisfies CaptureResponse));
-  return true;
-});
+    let srcUrl: string;
+    let maxSide: number;
+    try {
+      const req = parseCaptureRequest(raw);
+      if (!req) return false;
+      ({ srcUrl, maxSide } = req);
+    } catch (e) {
+      sendResponse({ ok: false, error: toErrorInfo(e, 'BAD_MESSAGE') } satisfies CaptureResponse);
+      return false;
+    }
+    capture(srcUrl, maxSide).then(sendResponse, (e: unknown) => sendResponse({ ok: false, error: toErrorInfo(e) } satisfies CaptureResponse));
+    return true;
+  });
+}
+
+if (!duplicate) install();

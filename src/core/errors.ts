@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'INTERNAL',
   /** The GPU device was lost mid-job (WebGPU device loss); the next jobs run on the fallback backend. */
   'GPU_RESET',
+  /** The extension has not been allowed to read this site or image host (least privilege); the popup offers the grant. */
+  'NO_ACCESS',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

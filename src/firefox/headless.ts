@@ -205,3 +205,43 @@ export async function sendFromPopup(s: FirefoxSession, message: Json, timeoutMs 
   if (typeof parsed.thrown === 'string') throw new ProbeError('INTERNAL', `runtime.sendMessage failed in Firefox: ${parsed.thrown}`);
   return parsed.reply ?? null;
 }
+
+/**
+ * Runs an async script in the add-on's popup page (open it first with probePopup): `body` is the body of an
+ * async function whose return value (JSON) comes back. For reading extension state (`browser.*`) in tests.
+ */
+export async function evalInPopup(s: FirefoxSession, body: string, timeoutMs = 15_000): Promise<Json> {
+  await s.marionette.command('WebDriver:SetTimeouts', { script: timeoutMs }, 5_000);
+  const script = `const done = arguments[arguments.length - 1];
+    (async () => { ${body} })().then(
+      (r) => done(JSON.stringify({ value: r === undefined ? null : r })),
+      (e) => done(JSON.stringify({ thrown: String(e && e.message ? e.message : e) })));`;
+  const got = (await s.marionette.command('WebDriver:ExecuteAsyncScript', { script, args: [] }, timeoutMs + 5_000)) as { value?: Json };
+  if (typeof got.value !== 'string') throw new ProbeError('INTERNAL', 'The popup page returned nothing.');
+  const parsed = JSON.parse(got.value) as { value?: Json; thrown?: Json };
+  if (typeof parsed.thrown === 'string') throw new ProbeError('INTERNAL', `Popup script failed in Firefox: ${parsed.thrown}`);
+  return parsed.value ?? null;
+}
+
+/**
+ * Grants or withdraws host permissions of the installed add-on as Firefox's own add-on settings do
+ * (ExtensionPermissions in the browser's privileged context, through Marionette's chrome context), so the
+ * add-on sees permissions.onAdded / onRemoved exactly as after the user's choice.
+ */
+export async function setHostPermissions(s: FirefoxSession, op: 'add' | 'remove', origins: readonly string[], timeoutMs = 15_000): Promise<void> {
+  await s.marionette.command('Marionette:SetContext', { value: 'chrome' }, 5_000);
+  try {
+    await s.marionette.command('WebDriver:SetTimeouts', { script: timeoutMs }, 5_000);
+    const script = `const [id, op, origins] = arguments; const done = arguments[arguments.length - 1];
+      (async () => {
+        const { ExtensionPermissions } = ChromeUtils.importESModule('resource://gre/modules/ExtensionPermissions.sys.mjs');
+        const policy = WebExtensionPolicy.getByID(id);
+        if (!policy) throw new Error('no such add-on: ' + id);
+        await ExtensionPermissions[op](id, { permissions: [], origins }, policy.extension);
+      })().then(() => done('ok'), (e) => done('error: ' + (e && e.message ? e.message : e)));`;
+    const got = (await s.marionette.command('WebDriver:ExecuteAsyncScript', { script, args: [s.addonId, op, [...origins]] }, timeoutMs + 5_000)) as { value?: Json };
+    if (got.value !== 'ok') throw new ProbeError('INTERNAL', `Could not ${op} host permissions in Firefox: ${String(got.value)}`);
+  } finally {
+    await s.marionette.command('Marionette:SetContext', { value: 'content' }, 5_000);
+  }
+}

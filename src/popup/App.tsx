@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { AttackChoice, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
 import { ErrorView } from './components/ErrorView';
+import { AccessRequest } from './components/AccessRequest';
 import { JobProgress } from './components/JobProgress';
 import { Lab } from './components/Lab';
 import { ResultView } from './components/ResultView';
@@ -140,7 +141,7 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
           </button>
         )}
       </header>
-      {connector.getBrowseSite && connector.setBrowseSite && <BrowseSwitch get={browseGet} set={browseSet} />}
+      {connector.getBrowseSite && connector.setBrowseSite && <BrowseSwitch get={browseGet} set={browseSet} allow={connector.requestAccess?.bind(connector)} />}
       {renderBody()}
     </main>
   );
@@ -181,8 +182,18 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
   function renderMain() {
     if (state === null) return null;
     switch (state.status) {
-      case 'error':
-        return <ErrorView error={shownErrorOfState(state.error)} onRetry={retry} />;
+      case 'error': {
+        const origins = state.error?.code === 'NO_ACCESS' ? (state.needsAccess ?? []) : [];
+        const { requestAccess, retry: retryProbe } = connector;
+        return (
+          <>
+            <ErrorView error={shownErrorOfState(state.error)} onRetry={retry} />
+            {origins.length > 0 && requestAccess && retryProbe && (
+              <AccessRequest origins={origins} request={(o) => requestAccess.call(connector, o)} retry={() => request(() => retryProbe.call(connector))} />
+            )}
+          </>
+        );
+      }
       case 'running':
       case 'done':
         if (state.result) {
@@ -198,7 +209,7 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
                 models={models}
                 onRunAttack={(choice, m) => void runAttack(choice, m)}
               />
-              {lab && <Lab lab={lab} resultId={state.result.id} result={state.result} busy={running || busy} pollMs={pollMs} />}
+              {lab && <Lab lab={lab} allow={connector.requestAccess?.bind(connector)} resultId={state.result.id} result={state.result} busy={running || busy} pollMs={pollMs} />}
             </>
           );
         }

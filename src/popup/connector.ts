@@ -11,6 +11,14 @@ export interface Connector {
   /** Cancel the running attack (the previous result stays). */
   cancel(): Promise<ProbeState>;
   listModels(): Promise<ModelInfo[]>;
+  /** Probe the tab's last right-clicked image again (after the user allowed the extension on its site). Optional with requestAccess: without both, no grant button. */
+  retry?(): Promise<ProbeState>;
+  /**
+   * Ask the user to allow the extension on these host patterns (the browser's own prompt). Must be called from a
+   * click handler before anything else is awaited (the browser requires the user's gesture). Resolves to whether
+   * they are allowed now.
+   */
+  requestAccess?(origins: readonly string[]): Promise<boolean>;
   /** Browse mode: are badges on for the current tab's site? (Optional: a connector without tabs may leave both out.) */
   getBrowseSite?(): Promise<BrowseSite>;
   /** Browse mode: switch badges on or off for the current tab's site. */

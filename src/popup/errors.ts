@@ -51,6 +51,7 @@ const HINTS: Readonly<Record<string, string>> = {
   UNSUPPORTED_PAGE: 'The extension cannot read images here: browser pages and the Web Store are closed to extensions, and local files (file://) need to be served over http first.',
   MODEL_LOAD_FAILED: 'The model could not be loaded. Reload the extension and try again.',
   BACKEND_FAILED: 'No compute backend (WebGPU, WebGL, WASM) worked in this browser.',
+  NO_ACCESS: 'The extension reads only the sites you allow. A right-click on “Probe this image” allows the page for that tab; images from other hosts need the button below.',
   GPU_RESET: 'The GPU was reset; the extension switched to another backend. Run it again.',
   NO_RESULT: 'Nothing has been probed in this tab yet.',
   TIMEOUT: 'The probe took too long. Try again.',

@@ -24,6 +24,8 @@ export type MockCall =
   | { readonly method: 'runAttack'; readonly choice: AttackChoice & { readonly modelId: string } }
   | { readonly method: 'cancel' }
   | { readonly method: 'listModels' }
+  | { readonly method: 'retry' }
+  | { readonly method: 'requestAccess'; readonly origins: readonly string[] }
   | { readonly method: 'defend' }
   | { readonly method: 'sweep'; readonly maxEps: number; readonly points: number }
   | { readonly method: 'transfer' }
@@ -91,11 +93,19 @@ export interface MockConnectorOptions {
    * hides the switch) and whether badges are on. Default: the origin of pageUrl, off.
    */
   readonly browse?: { readonly origin: string | null; readonly enabled: boolean };
+  /** With status 'error' and error NO_ACCESS: the host patterns the probe needs (ProbeState.needsAccess). */
+  readonly needsAccess?: readonly string[];
+  /** Host patterns allowed at first (default none). */
+  readonly granted?: readonly string[];
+  /** What the user answers the browser's permission prompt (default 'allow'). */
+  readonly access?: 'allow' | 'deny';
   /** Values to throw instead of answering, per method. */
   readonly throws?: { readonly [M in MockMethod]?: unknown };
 }
 
 export interface MockConnector extends Connector, LabConnector {
+  retry(): Promise<ProbeState>;
+  requestAccess(origins: readonly string[]): Promise<boolean>;
   /** Every call, in order. */
   readonly calls: MockCall[];
   /** The last state returned (by any method); null before the first. */
@@ -128,6 +138,7 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
   /** Model files "stored" by storeModelFiles, by key (memory only). */
   const storedFiles = new Map<string, readonly { readonly name: string; readonly bytes: Uint8Array }[]>();
   let browse: BrowseSite = opts.browse ? { ...opts.browse } : { origin: new URL(opts.pageUrl ?? 'https://example.com/digits/').origin, enabled: false };
+  const granted = new Set<string>(opts.granted ?? []);
   let status: ProbeStatus = opts.status ?? 'done';
   let polls = 0;
   let last: ProbeState | null = null;
@@ -208,6 +219,7 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
           error: opts.error ?? { code: 'CROSS_ORIGIN_BLOCKED', message: 'The page does not allow reading this image.' },
           stage: null,
           progress: null,
+          ...(opts.needsAccess ? { needsAccess: [...opts.needsAccess] } : {}),
         };
       default:
         return { ...base(), backend: null, status: 'idle', result: null, error: null, stage: null, progress: null };
@@ -315,6 +327,23 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
           doneError = CANCELLED;
         }
         return remember(current());
+      });
+    },
+    retry() {
+      calls.push({ method: 'retry' });
+      return answer('retry', () => {
+        // The probe that needed access works once every host it named is allowed.
+        if (status === 'error' && opts.needsAccess && opts.needsAccess.every((o) => granted.has(o))) status = 'done';
+        return remember(current());
+      });
+    },
+    requestAccess(origins: readonly string[]) {
+      calls.push({ method: 'requestAccess', origins: [...origins] });
+      return answer('requestAccess', () => {
+        if (origins.every((o) => granted.has(o))) return true;
+        if (opts.access === 'deny') return false;
+        for (const o of origins) granted.add(o);
+        return true;
       });
     },
     getBrowseSite() {

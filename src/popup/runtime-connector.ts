@@ -45,7 +45,13 @@ export function unwrapReply<T extends MessageType>(raw: unknown): Res<T> {
  * The popup's Connector in the extension: runtime messages to the background for tab `tabId`
  * (null: the most recent probe). `sendMessage` is replaceable for tests.
  */
-export function createRuntimeConnector(tabId: number | null, sendMessage: SendMessage = chromeSend): Connector & LabConnector {
+export function createRuntimeConnector(
+  tabId: number | null,
+  sendMessage: SendMessage = chromeSend,
+  requestPermission: (origins: string[]) => Promise<boolean> = async (origins) =>
+    // Allowed already: no prompt (and no user gesture needed); otherwise the browser's prompt.
+    (await chrome.permissions.contains({ origins })) || chrome.permissions.request({ origins }),
+): Connector & LabConnector & Required<Pick<Connector, 'retry' | 'requestAccess'>> {
   async function send<T extends MessageType>(type: T, payload: Req<T>): Promise<Res<T>> {
     const envelope: Envelope<T> = { type, payload };
     let raw: unknown;
@@ -71,6 +77,14 @@ export function createRuntimeConnector(tabId: number | null, sendMessage: SendMe
     runAttack: ({ attack, params, target, modelId }) => send('probe/run-attack', { tabId, modelId, attack, params, target }),
     cancel: () => send('probe/cancel', { tabId }),
     listModels: () => send('probe/list-models', {}),
+    retry: () => send('probe/retry', { tabId }),
+    requestAccess: async (origins) => {
+      try {
+        return await requestPermission([...origins]);
+      } catch (e) {
+        throw new ProbeError('NO_ACCESS', `The browser did not ask: ${describe(e)}`);
+      }
+    },
     defend: () => send('probe/defenses', { tabId }),
     sweep: ({ maxEps, points }) => send('probe/sweep', { tabId, maxEps, points }),
     transfer: () => send('probe/transfer', { tabId }),

@@ -27,6 +27,8 @@ export interface MessageMap {
   'probe/run-attack': { req: { tabId: number | null; modelId: string } & AttackChoice; res: ProbeState; from: 'extension-page' };
   /** Popup → background: cancel the tab's running or queued attack. */
   'probe/cancel': { req: { tabId: number | null }; res: ProbeState; from: 'extension-page' };
+  /** Popup → background: probe the tab's last right-clicked image again (after the user allowed the extension on its site). */
+  'probe/retry': { req: { tabId: number | null }; res: ProbeState; from: 'extension-page' };
   /** Popup → background: the shipped models. */
   'probe/list-models': { req: Record<string, never>; res: ModelInfo[]; from: 'extension-page' };
   /**
@@ -172,6 +174,10 @@ const validators: { [T in MessageType]: Validator<T> } = {
     onlyKeys(p, ['tabId']);
     return { tabId: tabIdOf(p) };
   },
+  'probe/retry': (p) => {
+    onlyKeys(p, ['tabId']);
+    return { tabId: tabIdOf(p) };
+  },
   'probe/list-models': (p) => {
     onlyKeys(p, []);
     return {};
@@ -282,6 +288,7 @@ export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/get-state': 'extension-page',
   'probe/run-attack': 'extension-page',
   'probe/cancel': 'extension-page',
+  'probe/retry': 'extension-page',
   'probe/list-models': 'extension-page',
   'probe/bench': 'extension-page',
   'probe/defenses': 'extension-page',

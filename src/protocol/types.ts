@@ -113,6 +113,8 @@ export interface ProbeState {
   readonly stage: string | null;
   /** Progress of the running attack, when it is iterative. */
   readonly progress: JobProgress | null;
+  /** With error NO_ACCESS: the host-permission patterns to ask the user for (e.g. "https://cdn.example.com/*"). */
+  readonly needsAccess?: readonly string[];
 }
 
 export interface ModelInfo {

@@ -135,7 +135,7 @@ describe('browse mode in the service worker', () => {
     const deps = fakeDeps();
     const s = new BrowseService(deps);
     expect(s.open({ ...sender, frameId: 3 }, `${ORIGIN}/d4.png`)).toEqual({ started: true });
-    expect(deps.probed).toEqual([{ tabId: 1, frameId: 3, srcUrl: `${ORIGIN}/d4.png`, pageUrl: `${ORIGIN}/digits.html` }]);
+    expect(deps.probed).toEqual([{ tabId: 1, frameId: 3, srcUrl: `${ORIGIN}/d4.png`, pageUrl: `${ORIGIN}/digits.html`, frameUrl: `${ORIGIN}/digits.html` }]);
   });
 
   it('badges wait while the probe queue is busy (the user goes first)', async () => {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ProbeService, type ServiceDeps } from '../../src/background/service';
 import { ProbeError } from '../../src/core/errors';
+import { AccessError } from '../../src/background/access';
 import type { Classifier } from '../../src/core/models/types';
 import type { ProbeState } from '../../src/protocol/types';
 import { tinyClassifier } from '../helpers/tiny';
@@ -33,6 +34,32 @@ function deps(over: Partial<ServiceDeps> = {}): ServiceDeps & { persisted: Probe
 }
 
 describe('ProbeService', () => {
+  it('NO_ACCESS names the hosts to allow; retry probes the same image again and clears them', async () => {
+    let allowed = false;
+    const d = deps({
+      async capture(req) {
+        if (!allowed) throw new AccessError('The extension may not read cdn.example yet.', ['https://cdn.example/*']);
+        return captureDigit(req);
+      },
+    });
+    const svc = new ProbeService(d);
+    await expect(svc.retry(3)).rejects.toMatchObject({ code: 'NO_RESULT' });
+    const denied = await svc.probeImage({ tabId: 3, frameId: 2, srcUrl: 'https://cdn.example/d4.png', pageUrl: 'https://shop.example/', frameUrl: 'https://shop.example/f' });
+    expect(denied.status).toBe('error');
+    expect(denied.error?.code).toBe('NO_ACCESS');
+    expect(denied.needsAccess).toEqual(['https://cdn.example/*']);
+    allowed = true;
+    const again = await svc.retry(3);
+    expect(again.status).toBe('done');
+    expect(again.needsAccess).toBeUndefined();
+    expect(again.result?.source.srcUrl).toBe('https://cdn.example/d4.png');
+    // Another error is not an access error: no hosts named.
+    const other = new ProbeService(deps({ capture: async () => Promise.reject(new ProbeError('FETCH_FAILED', 'gone')) }));
+    const st = await other.probeImage({ tabId: 1, frameId: 0, srcUrl: 'https://a.example/x.png', pageUrl: 'https://a.example/' });
+    expect(st.error?.code).toBe('FETCH_FAILED');
+    expect(st.needsAccess).toBeUndefined();
+  });
+
   it('probes an image: running, then a done state with prediction, FGSM outcome and distances', async () => {
     const d = deps();
     const svc = new ProbeService(d);

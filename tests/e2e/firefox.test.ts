@@ -5,7 +5,7 @@ import { loadMnist } from '../../src/cli/data';
 import { classifierEntries } from '../../src/core/models/catalog';
 import { bytesToBase64 } from '../../src/protocol/base64';
 import { BENCH_IMAGES } from '../../src/protocol/messages';
-import { FIREFOX, launchFirefox, probePopup, sendFromPopup, type FirefoxSession } from '../../src/firefox/headless';
+import { evalInPopup, FIREFOX, launchFirefox, probePopup, sendFromPopup, setHostPermissions, type FirefoxSession } from '../../src/firefox/headless';
 import { isAcceptedWarning, lintFirefoxBuild } from '../../src/firefox/lint';
 import { CHROME_ONLY_KEYS, FIREFOX_DIST, GECKO_ID, firefoxManifest, type Manifest } from '../../src/firefox/manifest';
 import type { Json } from '../../src/firefox/marionette';
@@ -104,4 +104,38 @@ describe('Firefox build', () => {
     await session.close();
     session = null;
   }, 150_000);
+
+  it('row 33: host permissions are optional; granting a site registers the content script there, withdrawing it unregisters it', async () => {
+    session = await launchFirefox({ dist: FIREFOX_DIST, firefox: FIREFOX, timeoutMs: 45_000 });
+    await probePopup(session, 20_000);
+    const state = async (): Promise<{ origins: Json; scripts: Json }> =>
+      (await evalInPopup(
+        session as FirefoxSession,
+        `const p = await browser.permissions.getAll();
+         const s = await browser.scripting.getRegisteredContentScripts();
+         return { origins: p.origins ?? [], scripts: s.map((c) => ({ id: c.id, matches: c.matches })) };`,
+      )) as { origins: Json; scripts: Json };
+    const until = async (want: Json, what: string): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const now = await state();
+        if (JSON.stringify(now.scripts) === JSON.stringify(want)) return;
+        if (Date.now() > deadline) throw new Error(`${what}: registered scripts ${JSON.stringify(now.scripts)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    // Installed with nothing granted: no site, no content script.
+    expect(await state()).toEqual({ origins: [], scripts: [] });
+    // The user allows a site (as in the add-on's permission settings): the event page registers the script there.
+    await setHostPermissions(session, 'add', ['http://127.0.0.1/*']);
+    await until([{ id: 'probe-content', matches: ['http://127.0.0.1/*'] }], 'after the grant');
+    expect((await state()).origins).toEqual(['http://127.0.0.1/*']);
+    // Withdrawn: the script goes, and the popup can see the site is no longer allowed (what makes it offer the grant).
+    await setHostPermissions(session, 'remove', ['http://127.0.0.1/*']);
+    await until([], 'after the withdrawal');
+    expect(await evalInPopup(session, `return browser.permissions.contains({ origins: ['http://127.0.0.1/*'] });`)).toBe(false);
+    console.log('firefox row 33: grant → content script registered for http://127.0.0.1/*; withdrawal → unregistered, permission gone');
+    await session.close();
+    session = null;
+  }, 90_000);
 });

@@ -42,9 +42,10 @@ import type { AttackChoice, DiagnosticsView, ProbeState } from '../../src/protoc
  *   row 30 runs a long CW with the popup closed and reopened, and row 27 covers the worker being stopped under it.
  * - 29 (offscreen document closed): no offscreen document is used; long jobs run in the service worker, which
  *   is kept busy only while a job runs, and rows 27 and 36 cover the worker being stopped under a job.
- * - 33 (Firefox host permission revoked): the Firefox suite (tests/e2e/firefox.test.ts) installs the add-on
- *   through Marionette, which has no command to withdraw a granted host permission (that is about:addons UI);
- *   not automated here.
+ * - 33 (Firefox host permission revoked): in tests/e2e/firefox.test.ts: the site is granted and withdrawn through
+ *   Firefox's own ExtensionPermissions (Marionette's chrome context), and the add-on's registered content script
+ *   follows; the "permission request shown" part (NO_ACCESS with the grant button after a withdrawal) runs in
+ *   Chromium, tests/e2e/permissions.test.ts, on the same code.
  * - 32 (extension reloaded mid-job): in tests/e2e/reliability-page.test.ts (reloaded through the DevTools
  *   protocol's Extensions.loadUnpacked, as chrome://extensions' Reload button does).
  */

@@ -352,4 +352,63 @@ describe('App: browse-mode switch on the mock connector', () => {
     expect((await screen.findByTestId('browse-error')).textContent).toContain('web pages only');
     expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('false');
   });
+
+  it('switching badges on asks the browser to allow the site first; a refusal leaves them off', async () => {
+    const conn = createMockConnector({ status: 'done', pageUrl: 'https://digits.example.org:8443/page' });
+    render(<App connector={conn} />);
+    fireEvent.click(await screen.findByTestId('browse-switch'));
+    await waitFor(() => expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('true'));
+    const asked = conn.calls.filter((c) => c.method === 'requestAccess' || c.method === 'setBrowseSite');
+    // The permission is asked before the switch is stored, for the host's pattern (no port in match patterns).
+    expect(asked).toEqual([{ method: 'requestAccess', origins: ['https://digits.example.org/*'] }, { method: 'setBrowseSite', enabled: true }]);
+    // Switching off asks nothing.
+    fireEvent.click(screen.getByTestId('browse-switch'));
+    await waitFor(() => expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('false'));
+    expect(conn.calls.filter((c) => c.method === 'requestAccess')).toHaveLength(1);
+    cleanup();
+
+    const refused = createMockConnector({ status: 'done', pageUrl: 'https://digits.example.org/page', access: 'deny' });
+    render(<App connector={refused} />);
+    fireEvent.click(await screen.findByTestId('browse-switch'));
+    expect((await screen.findByTestId('browse-error')).textContent).toContain('not allowed');
+    expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('false');
+    expect(refused.calls.some((c) => c.method === 'setBrowseSite')).toBe(false);
+  });
+});
+
+describe('site access (NO_ACCESS)', () => {
+  const needs = ['https://cdn.example.net/*', 'https://digits.example.org/*'];
+  const error = { code: 'NO_ACCESS' as const, message: 'The extension may not read cdn.example.net yet.' };
+
+  it('names the hosts, asks the browser for exactly those patterns and probes again once allowed', async () => {
+    const conn = createMockConnector({ status: 'error', error, needsAccess: needs });
+    render(<App connector={conn} />);
+    const box = await screen.findByTestId('access');
+    expect(box.getAttribute('data-hosts')).toBe('cdn.example.net digits.example.org');
+    expect(screen.getByTestId('error').getAttribute('data-code')).toBe('NO_ACCESS');
+    fireEvent.click(screen.getByTestId('grant-access'));
+    await screen.findByTestId('prediction');
+    const order = conn.calls.filter((c) => c.method === 'requestAccess' || c.method === 'retry');
+    expect(order).toEqual([{ method: 'requestAccess', origins: needs }, { method: 'retry' }]);
+    expect(screen.queryByTestId('access')).toBeNull();
+  });
+
+  it('a refused prompt says nothing was read and does not probe again', async () => {
+    const conn = createMockConnector({ status: 'error', error, needsAccess: needs, access: 'deny' });
+    render(<App connector={conn} />);
+    fireEvent.click(await screen.findByTestId('grant-access'));
+    expect((await screen.findByTestId('grant-denied')).textContent).toContain('Not allowed');
+    expect(conn.calls.some((c) => c.method === 'retry')).toBe(false);
+    expect(screen.getByTestId('error').getAttribute('data-code')).toBe('NO_ACCESS');
+  });
+
+  it('other errors, and NO_ACCESS without hosts, show no grant button', async () => {
+    render(<App connector={createMockConnector({ status: 'error' })} />);
+    await screen.findByTestId('error');
+    expect(screen.queryByTestId('access')).toBeNull();
+    cleanup();
+    render(<App connector={createMockConnector({ status: 'error', error })} />);
+    await screen.findByTestId('error');
+    expect(screen.queryByTestId('access')).toBeNull();
+  });
 });

@@ -26,6 +26,26 @@ async function codeOf(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('createRuntimeConnector', () => {
+  it('retry is a validated probe/retry for this tab; requestAccess asks the browser for exactly the patterns', async () => {
+    const { sent, send } = fakeSend({ ok: true, data: idle });
+    const asked: string[][] = [];
+    const c = createRuntimeConnector(7, send, async (origins) => {
+      asked.push(origins);
+      return origins.length === 1;
+    });
+    expect((await c.retry()).status).toBe('idle');
+    expect(sent).toEqual([{ type: 'probe/retry', payload: { tabId: 7 } }]);
+    expect(parseMessage(sent[0])).toEqual(sent[0]);
+    expect(await c.requestAccess(['https://a.example/*'])).toBe(true);
+    expect(await c.requestAccess(['https://a.example/*', 'https://b.example/*'])).toBe(false);
+    expect(asked).toEqual([['https://a.example/*'], ['https://a.example/*', 'https://b.example/*']]);
+    // The browser refusing to ask at all (no user gesture) is a coded error, not a crash.
+    const d = createRuntimeConnector(7, send, async () => {
+      throw new Error('This function must be called during a user gesture');
+    });
+    expect(await codeOf(d.requestAccess(['https://a.example/*']))).toBe('NO_ACCESS');
+  });
+
   it('lab requests are typed envelopes the background validator accepts, for this tab', async () => {
     const { sent, send } = fakeSend({ ok: true, data: { kind: null, done: 0, total: 0, phase: null } });
     const c = createRuntimeConnector(7, send);

@@ -57,6 +57,24 @@ describe('lab: your model', () => {
     expect(panel().getByTestId('um-success').textContent).toBe(r.attack.success ? 'fooled' : 'not fooled');
   });
 
+  it('a model by URL: the browser is asked to allow its host first; refused, nothing is downloaded', async () => {
+    const conn = await openTab();
+    type('uf-url', 'http://127.0.0.1:9/digits/model.json');
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    await panel().findByTestId('user-model-result');
+    const order = conn.calls.filter((c) => c.method === 'requestAccess' || c.method === 'userModel').map((c) => c.method);
+    expect(order).toEqual(['requestAccess', 'userModel']);
+    expect(conn.calls.find((c) => c.method === 'requestAccess')).toEqual({ method: 'requestAccess', origins: ['http://127.0.0.1/*'] });
+    cleanup();
+
+    const refused = await openTab({ access: 'deny' });
+    type('uf-url', 'https://models.example.net/digits/model.json');
+    fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    const shown = await screen.findByText(/not allowed to read it there/);
+    expect(shown.textContent).toContain('models.example.net');
+    expect(userCalls(refused)).toHaveLength(0);
+  });
+
   it('a description the model does not fit: the background’s BAD_INPUT with its code', async () => {
     await openTab();
     type('uf-url', 'http://127.0.0.1:9/digits/model.json');

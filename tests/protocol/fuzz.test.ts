@@ -15,6 +15,7 @@ const VALID: { [T in MessageType]: Record<string, unknown> } = {
   'probe/get-state': { tabId: 3 },
   'probe/run-attack': { tabId: 1, modelId: 'mnist-lenet', attack: 'cw-l2', params: { confidence: 1, warmStart: false }, target: 2 },
   'probe/cancel': { tabId: null },
+  'probe/retry': { tabId: 5 },
   'probe/list-models': {},
   'probe/bench': {
     workloads: ['classify-1'],

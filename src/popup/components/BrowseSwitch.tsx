@@ -1,14 +1,17 @@
 import { useEffect, useState } from 'preact/hooks';
 import { toErrorInfo } from '../../core/errors';
 import type { BrowseSite } from '../../protocol/types';
+import { originPattern } from '../../protocol/site-access';
 
 interface Props {
   readonly get: () => Promise<BrowseSite>;
   readonly set: (enabled: boolean) => Promise<BrowseSite>;
+  /** Ask the browser to allow the extension on host patterns (badges need the site allowed); absent: no asking. */
+  readonly allow?: (origins: readonly string[]) => Promise<boolean>;
 }
 
 /** Browse mode's per-site switch: "Badges on this site" for the current tab's origin (hidden on non-web pages). */
-export function BrowseSwitch({ get, set }: Props) {
+export function BrowseSwitch({ get, set, allow }: Props) {
   const [site, setSite] = useState<BrowseSite | null>(null);
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -25,10 +28,18 @@ export function BrowseSwitch({ get, set }: Props) {
   }, [get]);
 
   if (site === null || site.origin === null) return null;
+  const origin = site.origin;
   const toggle = async (enabled: boolean): Promise<void> => {
     setSaving(true);
     setError(null);
     try {
+      // Badges read the site's images: switching them on asks the browser to allow the extension there first
+      // (first thing in the click, as the browser requires). Switching off keeps the grant (a probe may use it).
+      const pattern = originPattern(origin);
+      if (enabled && allow && pattern !== null && !(await allow([pattern]))) {
+        setError(`Badges need the extension to be allowed on ${new URL(origin).host}; it was not allowed, so nothing changed.`);
+        return;
+      }
       setSite(await set(enabled));
     } catch (e) {
       setError(toErrorInfo(e).message);

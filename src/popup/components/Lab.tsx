@@ -1,4 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ProbeError } from '../../core/errors';
+import { hostOf, originPattern } from '../../protocol/site-access';
 import type { FullExportView, SaliencyView, UserModelView } from '../../protocol/types';
 import type { UserModelSource } from '../../core/lab/user-source';
 import { SaliencyChart } from './SaliencyChart';
@@ -60,6 +62,8 @@ const RUN_LABEL: Record<LabKind, string> = {
 
 export interface LabProps {
   readonly lab: LabConnector;
+  /** Ask the browser to allow the extension on host patterns (a model by URL is downloaded from its host); absent: no asking. */
+  readonly allow?: (origins: readonly string[]) => Promise<boolean>;
   /** The current probe result's id: lab results of another result are not shown. */
   readonly resultId: string;
   /** An attack or probe is running: lab runs wait. */
@@ -81,7 +85,7 @@ export interface LabProps {
  * The lab: defenses, ε-sweep and transfer for the current image and adversarial, one tab each. One
  * computation at a time, with progress (polled) and Cancel; results are kept per tab of the lab.
  */
-export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrices, blobUrls, tabs: only, tab: controlled, onTabChange }: LabProps) {
+export function Lab({ lab, allow, resultId, busy, pollMs = LAB_POLL_MS, result, matrices, blobUrls, tabs: only, tab: controlled, onTabChange }: LabProps) {
   const TABS = only ? only.flatMap((k) => ALL_TABS.filter((t) => t.kind === k)) : ALL_TABS;
   const [own, setOwn] = useState<LabTab>(TABS[0]?.kind ?? 'defenses');
   const tab = controlled ?? own;
@@ -280,7 +284,14 @@ export function Lab({ lab, resultId, busy, pollMs = LAB_POLL_MS, result, matrice
                 onRun={(source) => {
                   userSource.current = source;
                   setResults((r) => ({ ...r, 'user-export': undefined }));
-                  void run('user-model', () => lab.userModel(source));
+                  void run('user-model', async () => {
+                    // First thing in the click: the browser asks the user to allow the model's host (a no-op if allowed).
+                    const pattern = source.kind === 'url' ? originPattern(source.url) : null;
+                    if (pattern !== null && allow && !(await allow([pattern]))) {
+                      throw new ProbeError('NO_ACCESS', `The model is on ${hostOf(source.kind === 'url' ? source.url : '')}; the extension was not allowed to read it there, so nothing was downloaded.`);
+                    }
+                    return lab.userModel(source);
+                  });
                 }}
               />
             </>
