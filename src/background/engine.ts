@@ -76,6 +76,26 @@ async function softwareReason(name: BackendName): Promise<string | null> {
   return null;
 }
 
+/**
+ * Checklist row 24: a backend computing in 16-bit floats (WebGL with half-float textures: a device without 32-bit
+ * float render targets, or WEBGL_FORCE_F16_TEXTURES) is refused. Its ~3 significant digits cannot hold CW-L2's
+ * small steps or JSMA's saliency differences (an attack would "fail" or report distances that are rounding noise),
+ * so the next backend (wasm) is used instead, and the reason is listed with the backend in the diagnostics.
+ */
+export function precisionProblem(name: BackendName, floatPrecision: number): string | null {
+  if (floatPrecision >= 32) return null;
+  return `${name} computes in ${floatPrecision}-bit floats (half-float textures): too coarse for CW-L2 and JSMA, so it is not used`;
+}
+
+/**
+ * Bits of the floats WebGL computes in: 32 when tfjs renders to 32-bit float textures, else 16 (a device without
+ * them, or WEBGL_FORCE_F16_TEXTURES). Read from the flag, not `backend.floatPrecision()`, which reports 16 exactly
+ * when float32 rendering is on (tfjs issue 6980).
+ */
+export function webglFloatBits(): 16 | 32 {
+  return tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED') ? 32 : 16;
+}
+
 async function tryBackend(name: BackendName): Promise<string | null> {
   try {
     patchGradients();
@@ -94,7 +114,8 @@ async function tryBackend(name: BackendName): Promise<string | null> {
     const t = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)));
     const v = await t.data();
     t.dispose();
-    return v[0] === 2 ? null : 'smoke test gave a wrong value';
+    if (v[0] !== 2) return 'smoke test gave a wrong value';
+    return precisionProblem(name, name === 'webgl' ? webglFloatBits() : 32);
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }

@@ -31,3 +31,33 @@ describe('measureAttackStep (the GPU backend must beat wasm on it to be chosen)'
     }
   }, 60_000);
 });
+
+describe('precisionProblem (checklist row 24: 16-bit float textures)', () => {
+  it('refuses a backend computing in 16-bit floats with a reason naming it; 32-bit passes', async () => {
+    const { precisionProblem } = await import('../../src/background/engine');
+    expect(precisionProblem('webgl', 32)).toBeNull();
+    expect(precisionProblem('wasm', 32)).toBeNull();
+    const why = precisionProblem('webgl', 16);
+    expect(why).toContain('webgl');
+    expect(why).toContain('16-bit');
+    expect(why).toContain('CW-L2');
+  });
+
+  it('WEBGL_FORCE_F16_TEXTURES (the checklist’s trigger) makes WebGL 16-bit, and so refused', async () => {
+    const tf = await import('@tensorflow/tfjs');
+    const { precisionProblem, webglFloatBits } = await import('../../src/background/engine');
+    const before = tf.env().getBool('WEBGL_FORCE_F16_TEXTURES');
+    try {
+      tf.env().set('WEBGL_FORCE_F16_TEXTURES', true);
+      expect(webglFloatBits()).toBe(16);
+      expect(precisionProblem('webgl', webglFloatBits())).toContain('16-bit');
+      // Not forced and float32 rendering available: 32 bits, accepted.
+      tf.env().set('WEBGL_FORCE_F16_TEXTURES', false);
+      tf.env().set('WEBGL_RENDER_FLOAT32_ENABLED', true);
+      expect(webglFloatBits()).toBe(32);
+      expect(precisionProblem('webgl', webglFloatBits())).toBeNull();
+    } finally {
+      tf.env().set('WEBGL_FORCE_F16_TEXTURES', before);
+    }
+  });
+});

@@ -35,9 +35,10 @@ import type { AttackChoice, DiagnosticsView, ProbeState } from '../../src/protoc
  *   tests/background/gpu-loss-readback.test.ts destroys it under a pending read-back. Not here in Chromium: the
  *   background picks wasm on this machine (SwiftShader's WebGPU runs on the CPU and is skipped, see engine.ts), so
  *   there is no GPU device to lose, and the suite has no handle on the worker's GPUDevice to destroy.
- * - 24 (WEBGL_FORCE_F16_TEXTURES): webgl is never the chosen backend here (SwiftShader's WebGL is skipped the same
- *   way) and Node has no WebGL. With the flag set, tfjs-webgl's floatPrecision() reports 16; the background does not
- *   check it yet, so CW is neither warned about nor refused on 16-bit textures: missing, not only untested.
+ * - 24 (WEBGL_FORCE_F16_TEXTURES): refused. A WebGL backend computing in 16-bit floats is not used (engine.ts
+ *   precisionProblem: CW-L2 and JSMA need 32-bit floats), so the next backend (wasm) runs the attacks and the reason
+ *   is listed in the diagnostics. Unit-tested with the flag itself (tests/background/engine.test.ts); not here:
+ *   webgl is never the chosen backend in this Chromium (SwiftShader's WebGL is skipped for wasm) and Node has no WebGL.
  * - 28 (multi-minute job with the popup closed): a run of several minutes does not fit the suite's time budget;
  *   row 30 runs a long CW with the popup closed and reopened, and row 27 covers the worker being stopped under it.
  * - 29 (offscreen document closed): no offscreen document is used; long jobs run in the service worker, which
