@@ -12,7 +12,7 @@ import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID, vaeCont
 import type { VaeContext } from '../core/probe';
 import type { Classifier } from '../core/models/types';
 import {
-  fallbackCandidates, gpuResetError, guardReads, INITIAL_GPU_HEALTH, LOSS_GRACE_MS, nextGpuHealth, READBACK_TIMEOUT_MS, watchDevice,
+  fallbackCandidates, gpuResetError, guardReads, INITIAL_GPU_HEALTH, LOSS_GRACE_MS, nextGpuHealth, READBACK_TIMEOUT_MS, watchContext, watchDevice, webGlCanvasOf,
   type GpuDeviceLike, type GpuHealth, type ReadableBackend,
 } from './gpu-loss';
 
@@ -110,6 +110,7 @@ async function tryBackend(name: BackendName): Promise<string | null> {
       patchWebGpuUploads();
       watchWebGpu();
     }
+    if (name === 'webgl') watchWebGl();
     // A tiny op proves the backend really runs (a lost adapter can pass setBackend).
     const t = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)));
     const v = await t.data();
@@ -219,7 +220,7 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
     }
     throw new ProbeError('BACKEND_FAILED', `No TensorFlow.js backend works here: ${failed.map((f) => `${f.backend}: ${f.reason}`).join('; ')}`);
   })().then(async (c) => {
-    if (c.backend === 'webgpu') await prepareFallback();
+    if (c.backend === 'webgpu' || c.backend === 'webgl') await prepareFallback();
     health = nextGpuHealth(health, { type: 'chosen', backend: c.backend });
     return c;
   });
@@ -315,10 +316,26 @@ function initialised(name: string): tf.KernelBackend | null {
 }
 
 /** The webgpu backend (active): its device watched for loss, its read-backs guarded. Once per device. */
+/**
+ * WebGL context loss (checklist row 23 for the WebGL backend): the same path as a WebGPU device loss, GPU_RESET
+ * for the job in flight, read-backs guarded, the fallback taken and every model loaded again there.
+ */
+function watchWebGl(): void {
+  const backend = tf.backend() as unknown as ReadableBackend;
+  const canvas = webGlCanvasOf(backend);
+  if (!canvas) return;
+  guardLoss('webgl', backend, (declare) => watchContext(canvas, declare));
+}
+
 function watchWebGpu(): void {
   const backend = tf.backend() as unknown as ReadableBackend & { device?: GpuDeviceLike };
   const device = backend.device;
   if (!device) return;
+  guardLoss('webgpu', backend, (declare) => watchDevice(device, declare));
+}
+
+/** Declares the loss once (onGpuLost) and guards the backend's read-backs, for a watcher of either GPU API. */
+function guardLoss(name: BackendName, backend: ReadableBackend, watch: (declare: (reason: string) => void) => boolean): void {
   let lost = false;
   let markLost!: () => void;
   const whenLost = new Promise<void>((resolve) => (markLost = resolve));
@@ -326,9 +343,9 @@ function watchWebGpu(): void {
     if (lost) return;
     lost = true;
     markLost();
-    onGpuLost('webgpu', reason);
+    onGpuLost(name, reason);
   };
-  if (!watchDevice(device, declare)) return;
+  if (!watch(declare)) return;
   guardReads(backend, {
     isLost: () => lost,
     whenLost,

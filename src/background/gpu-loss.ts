@@ -83,6 +83,29 @@ export function watchDevice(device: GpuDeviceLike, onLost: (reason: string) => v
   return true;
 }
 
+/** What watchContext uses of a WebGL context's canvas (an OffscreenCanvas in the service worker). */
+export interface ContextCanvasLike {
+  addEventListener(type: 'webglcontextlost', listener: (e: { preventDefault?(): void }) => void): void;
+}
+
+/** The canvas of tfjs-webgl's context (backend.gpgpu.gl.canvas), or null where the backend has none. */
+export function webGlCanvasOf(backend: unknown): ContextCanvasLike | null {
+  const gl = (backend as { gpgpu?: { gl?: { canvas?: unknown } } } | null)?.gpgpu?.gl;
+  const canvas = gl?.canvas as { addEventListener?: unknown } | undefined;
+  return canvas && typeof canvas.addEventListener === 'function' ? (canvas as ContextCanvasLike) : null;
+}
+
+/**
+ * WebGL's counterpart of watchDevice: calls `onLost(reason)` when the context is lost (driver reset, GPU process
+ * crash, too many contexts). Once per canvas; returns false if it was already watched.
+ */
+export function watchContext(canvas: ContextCanvasLike, onLost: (reason: string) => void): boolean {
+  if (watched.has(canvas)) return false;
+  watched.add(canvas);
+  canvas.addEventListener('webglcontextlost', () => onLost('WebGL context lost'));
+  return true;
+}
+
 /** The read-back methods of a tfjs backend (KernelBackend.read / readSync). */
 export interface ReadableBackend {
   read(dataId: object): Promise<unknown>;

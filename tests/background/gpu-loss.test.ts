@@ -156,3 +156,23 @@ describe('guardReads', () => {
     expect(await codeOf(g.backend.read({}))).toBe('GPU_RESET');
   });
 });
+
+describe('WebGL context loss (row 23 for the WebGL backend)', () => {
+  it('finds tfjs-webgl’s canvas and reports its context loss once, as a device loss is reported', async () => {
+    const { watchContext, webGlCanvasOf } = await import('../../src/background/gpu-loss');
+    const canvas = new EventTarget();
+    expect(webGlCanvasOf({ gpgpu: { gl: { canvas } } })).toBe(canvas);
+    expect(webGlCanvasOf({})).toBeNull();
+    expect(webGlCanvasOf(null)).toBeNull();
+    expect(webGlCanvasOf({ gpgpu: { gl: { canvas: {} } } })).toBeNull();
+    const reasons: string[] = [];
+    const target = webGlCanvasOf({ gpgpu: { gl: { canvas } } });
+    expect(target).not.toBeNull();
+    expect(watchContext(target!, (r) => reasons.push(r))).toBe(true);
+    // Watching the same canvas again adds no second listener.
+    expect(watchContext(target!, (r) => reasons.push(`again: ${r}`))).toBe(false);
+    expect(reasons).toEqual([]);
+    canvas.dispatchEvent(new Event('webglcontextlost'));
+    expect(reasons).toEqual(['WebGL context lost']);
+  });
+});
