@@ -60,6 +60,10 @@ export class BrowseController {
   /** Bumped by stop(): replies of an earlier run are ignored. */
   private generation = 0;
   private readonly onResize = (): void => this.schedulePlace();
+  /** A scroll inside the page (a scrolling container; the document's own scroll moves the badges with it). */
+  private readonly onScroll = (ev: Event): void => {
+    if (this.badges.size > 0 && ev.target !== this.doc) this.schedulePlace();
+  };
 
   constructor(private readonly hooks: BrowseHooks, private readonly doc: Document = document) {}
 
@@ -78,6 +82,8 @@ export class BrowseController {
     this.io = new IntersectionObserver((entries) => this.onIntersect(entries), { rootMargin: '64px' });
     for (const img of Array.from(this.doc.images)) this.io.observe(img);
     this.mo = new MutationObserver((records) => {
+      // Content added or removed may move the images that have badges (layout shift): place them again.
+      if (this.badges.size > 0) this.schedulePlace();
       for (const r of records) {
         for (const n of Array.from(r.addedNodes)) {
           if (n instanceof HTMLImageElement) this.io?.observe(n);
@@ -87,6 +93,7 @@ export class BrowseController {
     });
     this.mo.observe(this.doc.documentElement, { childList: true, subtree: true });
     this.doc.defaultView?.addEventListener('resize', this.onResize, { passive: true });
+    this.doc.addEventListener('scroll', this.onScroll, { capture: true, passive: true });
   }
 
   stop(): void {
@@ -96,6 +103,7 @@ export class BrowseController {
     this.mo?.disconnect();
     this.mo = null;
     this.doc.defaultView?.removeEventListener('resize', this.onResize);
+    this.doc.removeEventListener('scroll', this.onScroll, { capture: true });
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.raf !== null) cancelAnimationFrame(this.raf);
@@ -119,6 +127,8 @@ export class BrowseController {
       } else {
         this.visible.delete(img);
       }
+      // Shown again or clipped away (e.g. scrolled out of its container): its badge follows.
+      if (this.badges.has(img)) this.schedulePlace();
     }
     this.pump();
   }
@@ -246,7 +256,8 @@ export class BrowseController {
     s.setProperty('left', `${Math.round(x)}px`, 'important');
     s.setProperty('top', `${Math.round(y)}px`, 'important');
     s.setProperty('z-index', '2147483646', 'important');
-    s.setProperty('display', r.width > 0 ? 'block' : 'none', 'important');
+    // Hidden while its image is not in view: clipped by a scrolling container (the observer says so), or not rendered.
+    s.setProperty('display', r.width > 0 && this.visible.has(img) ? 'block' : 'none', 'important');
     s.setProperty('margin', '0', 'important');
   }
 

@@ -100,6 +100,11 @@ beforeAll(async () => {
   const longTasks = `<script>window.__long=[];try{new PerformanceObserver((l)=>{for(const e of l.getEntries())window.__long.push(e.duration)}).observe({type:'longtask',buffered:true})}catch(e){}</script>`;
   const css = `<style>body{margin:0;font:14px sans-serif}.grid{display:grid;grid-template-columns:repeat(${PER_ROW},200px);grid-auto-rows:${ROW_PX}px;gap:0}img{width:96px;height:96px}</style>`;
   writeFileSync(join(root, 'digits.html'), `<!doctype html><meta charset="utf-8"><title>digits</title>${longTasks}${css}<body><div class="grid">${cells.join('')}</div><p style="height:400px">end</p></body>`);
+  // A scrolling container (issue 6: badges must follow images that move without the document scrolling).
+  writeFileSync(
+    join(root, 'scroller.html'),
+    `<!doctype html><meta charset="utf-8"><title>scroller</title><style>body{margin:0}#box{margin:40px;width:300px;height:200px;overflow:auto;border:1px solid #888}img{width:96px;height:96px;display:block}</style><body><div id="box"><img id="s0" src="d0.png" alt="digit 0"><div style="height:900px"></div><img id="s1" src="d1.png" alt="digit 1"></div></body>`,
+  );
   server = await serveStatic(root);
   session = await launchExtension({ dist: DIST });
   control = await session.context.newPage();
@@ -211,4 +216,37 @@ describe('browse mode', () => {
     await popup.close();
     await page.close();
   }, 120_000);
+
+  it('a badge follows its image when a scrolling container scrolls, and hides while the image is scrolled out of it', async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${server.url}/scroller.html`);
+    const tabId = await tabIdOf(session, page);
+    await send('browse/set-site', { tabId, enabled: true });
+    const where = (): Promise<{ dx: number; dy: number; shown: boolean } | null> =>
+      page.evaluate(() => {
+        const host = document.querySelector<HTMLElement>('adv-probe-badge[data-src$="/d0.png"]');
+        if (!host) return null;
+        const r = document.querySelector('#s0')!.getBoundingClientRect();
+        const b = host.getBoundingClientRect();
+        return { dx: b.left - r.left, dy: b.top - r.top, shown: getComputedStyle(host).display !== 'none' };
+      });
+    const start = await waitFor('badge of the image in the container', where, (w) => w !== null && w.shown);
+    // Placed on the image's top-left corner (2 px in).
+    expect(Math.abs(start!.dx - 2)).toBeLessThanOrEqual(1);
+    expect(Math.abs(start!.dy - 2)).toBeLessThanOrEqual(1);
+    const scroll = (top: number): Promise<void> => page.evaluate((t) => void (document.querySelector('#box')!.scrollTop = t), top);
+    // Scrolled 60 px inside the box (the document does not move): the badge moves with the image.
+    await scroll(60);
+    const moved = await waitFor('badge follows the scroll', where, (w) => w !== null && w.shown && Math.abs(w.dy - 2) <= 1, 5_000);
+    expect(Math.abs(moved!.dx - 2)).toBeLessThanOrEqual(1);
+    expect(await page.evaluate(() => document.querySelector('#s0')!.getBoundingClientRect().top)).toBeLessThan(41 - 50);
+    // Scrolled out of the box: hidden (not left floating over the page); back in: shown on the image again.
+    await scroll(600);
+    await waitFor('badge hidden while its image is clipped', where, (w) => w !== null && !w.shown, 5_000);
+    await scroll(0);
+    await waitFor('badge back on its image', where, (w) => w !== null && w.shown && Math.abs(w.dy - 2) <= 1, 5_000);
+    await send('browse/set-site', { tabId, enabled: false });
+    await waitFor('badges removed', () => badges(page), (b) => b.length === 0, 10_000);
+    await page.close();
+  }, 60_000);
 });
