@@ -9,6 +9,7 @@ import { chooseBackend, getModel, getVaeContext } from './engine';
 import { getDefenseAssets } from './defense-assets';
 import { benchInExtension } from './bench';
 import { ProbeService } from './service';
+import { KeepAlive } from './keep-alive';
 import { fetchUserModelLoader } from './user-models';
 import { diagnostics } from './diagnostics';
 import { storedStates } from './jobs-recovery';
@@ -114,7 +115,11 @@ const service = new ProbeService({
     chrome.storage.session.set({ [STATE_KEY(tabId)]: state }).catch(() => undefined);
   },
   now: () => Date.now(),
+  onEnqueue: () => keepAlive.poke(),
 });
+
+/** While jobs are queued or running, an extension API call every 20 s keeps Chrome from stopping the worker; idle, it may sleep. */
+const keepAlive = new KeepAlive(() => chrome.runtime.getPlatformInfo(), () => service.queueStats().queued > 0);
 
 /** Browse mode: per-site badges, classified behind every user probe (src/background/browse.ts). */
 const browse = new BrowseService({

@@ -85,6 +85,8 @@ export interface ServiceDeps {
   /** Mirror of the state for a popup opened after the service worker restarted. */
   persist(tabId: number, state: ProbeState): void;
   now(): number;
+  /** Work was queued (the worker keeps itself alive while the queue is not empty: keep-alive.ts). */
+  onEnqueue?(): void;
 }
 
 interface TabEntry {
@@ -158,6 +160,7 @@ export class ProbeService {
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
     this.counts.queued++;
+    this.deps.onEnqueue?.();
     const run = this.queue.then(job, job).finally(() => {
       this.counts.queued--;
       this.counts.done++;

@@ -34,6 +34,24 @@ function deps(over: Partial<ServiceDeps> = {}): ServiceDeps & { persisted: Probe
 }
 
 describe('ProbeService', () => {
+  it('tells onEnqueue about every queued job (the worker keeps itself alive while the queue is not empty)', async () => {
+    let queued = 0;
+    let busyAtEnqueue = -1;
+    const svc = new ProbeService(
+      deps({
+        onEnqueue: () => {
+          queued++;
+          busyAtEnqueue = svc.queueStats().queued;
+        },
+      }),
+    );
+    await svc.probeImage({ tabId: 8, frameId: 0, srcUrl: 'http://127.0.0.1/d1.png', pageUrl: 'http://127.0.0.1/' });
+    expect(queued).toBe(1);
+    // Counted before the hook runs, so a keep-alive started from it sees the work.
+    expect(busyAtEnqueue).toBe(1);
+    expect(svc.queueStats().queued).toBe(0);
+  });
+
   it('NO_ACCESS names the hosts to allow; retry probes the same image again and clears them', async () => {
     let allowed = false;
     const d = deps({

@@ -39,8 +39,12 @@ import type { AttackChoice, DiagnosticsView, ProbeState } from '../../src/protoc
  *   precisionProblem: CW-L2 and JSMA need 32-bit floats), so the next backend (wasm) runs the attacks and the reason
  *   is listed in the diagnostics. Unit-tested with the flag itself (tests/background/engine.test.ts); not here:
  *   webgl is never the chosen backend in this Chromium (SwiftShader's WebGL is skipped for wasm) and Node has no WebGL.
- * - 28 (multi-minute job with the popup closed): a run of several minutes does not fit the suite's time budget;
- *   row 30 runs a long CW with the popup closed and reopened, and row 27 covers the worker being stopped under it.
+ * - 28 (multi-minute job with the popup closed): the worker keeps itself alive while work is queued or running
+ *   (src/background/keep-alive.ts: an extension API call every 20 s, under Chrome's 30 s idle limit, stopped when
+ *   idle; unit-tested in tests/background/keep-alive.test.ts and service.test.ts). Not here: a worker driven over
+ *   the DevTools protocol, as every worker in this suite is, is not stopped for idleness, and a run of several
+ *   minutes does not fit the suite's budget; row 30 runs a long CW with the popup closed and reopened, and row 27
+ *   covers the worker being stopped under a job anyway.
  * - 29 (offscreen document closed): no offscreen document is used; long jobs run in the service worker, which
  *   is kept busy only while a job runs, and rows 27 and 36 cover the worker being stopped under a job.
  * - 33 (Firefox host permission revoked): in tests/e2e/firefox.test.ts: the site is granted and withdrawn through
