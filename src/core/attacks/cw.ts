@@ -3,6 +3,7 @@ import { ProbeError } from '../errors';
 import { tapeFreeVjp } from '../models/chain';
 import type { Classifier } from '../models/types';
 import { deviceScalars } from '../tensors';
+import { cwAdam, cwForward, cwFusedAvailable } from '../kernels/cw-step';
 import { stepper, type StepControl, type TraceEntry } from './types';
 
 export interface CwL2Options {
@@ -162,6 +163,8 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
   const labels = opts.y ? await readLabels(opts.y, n, classes, 'CW-L2') : await predictions(model, x);
 
   const step = stepper(ctl);
+  // wasm/cpu: the element-wise work of an iteration in two fused kernels (src/core/kernels/cw-step.ts).
+  const fused = cwFusedAvailable();
   // The model's tape-free logits + VJP where it has one (a chain of standard layers), else tf's tape.
   const vjp = tapeFreeVjp(model);
   const trace: TraceEntry[] = [];
@@ -261,8 +264,42 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             return t;
           };
           try {
-            let adv: tf.Tensor4D, l2: tf.Tensor1D, z: tf.Tensor2D, perImage: tf.Tensor1D, grad: tf.Tensor;
-            if (vjp) {
+            let adv: tf.Tensor4D, l2: tf.Tensor1D, z: tf.Tensor2D, perImage: tf.Tensor1D, grad: tf.Tensor | undefined;
+            // Adam's result when the fused kernel computed it.
+            let adam: { w: tf.Tensor4D; m: tf.Tensor4D; v: tf.Tensor4D } | undefined;
+            /**
+             * The model's part by its tape-free VJP (src/core/models/chain.ts): the logits, the margin and
+             * c·1[margin ≥ −κ]·(∂margin/∂Z)ᵀ ∂Z/∂x′.
+             */
+            const modelPart = (a: tf.Tensor4D): { logits: tf.Tensor2D; grad: tf.Tensor; margin: tf.Tensor1D } => {
+              let margin: tf.Tensor1D | undefined;
+              const r = (vjp as NonNullable<typeof vjp>)(a, (zz: tf.Tensor2D): tf.Tensor2D => {
+                const shifted = tf.sub(zz, cur.labelMask);
+                const other = tf.max(shifted, 1);
+                const real = tf.sum(tf.mul(zz, cur.oneHot), 1);
+                // Kept out of the VJP's scope (freed with the others in `finally`).
+                margin = hold((targeted ? tf.sub(other, real) : tf.sub(real, other)) as tf.Tensor1D);
+                // ∂max/∂Z as tf's Max gradient: every entry equal to the maximum.
+                const otherMask = tf.cast(tf.equal(shifted, tf.reshape(other, [rowsNow, 1])), 'float32');
+                const dm = targeted ? tf.sub(otherMask, cur.oneHot) : tf.sub(cur.oneHot, otherMask);
+                const active = tf.cast(tf.greaterEqual(margin, k.negKappa), 'float32');
+                return tf.mul(dm, tf.reshape(tf.mul(cur.c, active), [rowsNow, 1])) as tf.Tensor2D;
+              });
+              return { logits: r.logits, grad: r.grad, margin: margin as tf.Tensor1D };
+            };
+            // The margin Z_y − max Z_i (or its targeted form) of the pre-update point, when the loss computed it.
+            let marginNow: tf.Tensor1D | undefined;
+            if (vjp && fused) {
+              const attrs = { lo, hi, scale, b1: ADAM_B1, b2: ADAM_B2, eps: ADAM_EPS, it };
+              const fw = cwForward(cur.w, cur.x0, attrs);
+              adv = fw.adv;
+              l2 = fw.l2;
+              const r = modelPart(adv);
+              z = r.logits;
+              marginNow = r.margin;
+              perImage = tf.add(l2, tf.mul(cur.c, tf.maximum(marginNow, k.negKappa))) as tf.Tensor1D;
+              adam = cwAdam({ w: cur.w, t: fw.t, diff: fw.diff, g: r.grad as tf.Tensor4D, m: cur.m, v: cur.v, lr: k.lrT }, attrs);
+            } else if (vjp) {
               // The same loss and gradient written out, the model's part by its tape-free VJP
               // (src/core/models/chain.ts): dL/da = 2(a − x0) + c·1[margin ≥ −κ]·(∂margin/∂Z)ᵀ ∂Z/∂a,
               // then through the clip (where a was inside the box) and a = (tanh w + 1)·scale + lo.
@@ -271,21 +308,10 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               adv = tf.clipByValue(u, lo, hi) as tf.Tensor4D;
               const diff = tf.sub(adv, cur.x0);
               l2 = tf.sum(tf.square(tf.reshape(diff, [rowsNow, -1])), 1) as tf.Tensor1D;
-              let m: tf.Tensor1D | undefined;
-              const r = vjp(adv, (zz: tf.Tensor2D): tf.Tensor2D => {
-                const shifted = tf.sub(zz, cur.labelMask);
-                const other = tf.max(shifted, 1);
-                const real = tf.sum(tf.mul(zz, cur.oneHot), 1);
-                // Kept out of the VJP's scope (freed with the others in `finally`).
-                m = hold((targeted ? tf.sub(other, real) : tf.sub(real, other)) as tf.Tensor1D);
-                // ∂max/∂Z as tf's Max gradient: every entry equal to the maximum.
-                const otherMask = tf.cast(tf.equal(shifted, tf.reshape(other, [rowsNow, 1])), 'float32');
-                const dm = targeted ? tf.sub(otherMask, cur.oneHot) : tf.sub(cur.oneHot, otherMask);
-                const active = tf.cast(tf.greaterEqual(m, k.negKappa), 'float32');
-                return tf.mul(dm, tf.reshape(tf.mul(cur.c, active), [rowsNow, 1])) as tf.Tensor2D;
-              });
+              const r = modelPart(adv);
               z = r.logits;
-              perImage = tf.add(l2, tf.mul(cur.c, tf.maximum(m as tf.Tensor1D, k.negKappa))) as tf.Tensor1D;
+              marginNow = r.margin;
+              perImage = tf.add(l2, tf.mul(cur.c, tf.maximum(marginNow, k.negKappa))) as tf.Tensor1D;
               const dA = tf.add(tf.mul(diff, k.two), r.grad);
               const inBox = tf.logicalAnd(tf.greaterEqual(u, k.lo), tf.lessEqual(u, k.hi));
               grad = tf.mul(tf.mul(tf.where(inBox, dA, tf.zerosLike(dA)), k.scale), tf.sub(k.one, tf.square(t)));
@@ -300,12 +326,17 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               [adv, l2, z, perImage] = kept as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D];
             }
             // Adam (Kingma & Ba), bias correction folded into the step size as in TF1.
-            const g = grad as tf.Tensor4D;
-            const m: tf.Tensor4D = tf.add(tf.mul(cur.m, k.b1), tf.mul(g, k.b1c));
-            const v: tf.Tensor4D = tf.add(tf.mul(cur.v, k.b2), tf.mul(tf.square(g), k.b2c));
-            const w: tf.Tensor4D = tf.sub(cur.w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), k.eps)), tf.slice(k.lrT, [it], [1])));
+            let w: tf.Tensor4D, m: tf.Tensor4D, v: tf.Tensor4D;
+            if (adam) {
+              ({ w, m, v } = adam);
+            } else {
+              const g = grad as tf.Tensor4D;
+              m = tf.add(tf.mul(cur.m, k.b1), tf.mul(g, k.b1c));
+              v = tf.add(tf.mul(cur.v, k.b2), tf.mul(tf.square(g), k.b2c));
+              w = tf.sub(cur.w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), k.eps)), tf.slice(k.lrT, [it], [1])));
+            }
             // Success of the pre-update point x′(w), as in the reference implementation.
-            const succ = meetsGoal(z, cur.oneHot, cur.labelMask);
+            const succ = marginNow ? (tf.less(marginNow, k.negKappa) as tf.Tensor1D) : meetsGoal(z, cur.oneHot, cur.labelMask);
             const improved = tf.logicalAnd(succ, tf.less(l2, cur.bestL2));
             const stepSuccNext = tf.logicalOr(cur.stepSucc, succ) as tf.Tensor1D;
             const state: State = {
