@@ -145,14 +145,22 @@ function makeRuns(m: BenchModels, data: BenchImages): Record<Workload, { model: 
 export interface TimeOptions {
   readonly backend: string;
   readonly only?: readonly Workload[];
-  /** Timed runs per workload (after warm-up); default 20, and 5 for the slow ones. */
+  /**
+   * Timed runs per workload (after warm-up), exactly. Default: 5 for the slow ones; the fast ones warm up for
+   * 0.3 s and are timed for at least 20 runs and 3 s (at most 1000 runs).
+   */
   readonly runs?: number;
   /** The previous medians per workload on this backend, for ratioToLast. */
   readonly last?: ReadonlyMap<string, number>;
   readonly onResult?: (r: BenchResult) => void;
 }
 
-const SLOW: ReadonlySet<Workload> = new Set<Workload>(['cw-l2-1', 'lbfgs-1', 'suite-1', 'jsma-1']);
+/** Warm-up and timing budget of the fast workloads when no run count is given (see timeWorkloads). */
+const WARM_MS = 300;
+const TIMED_MS = 3000;
+const MAX_RUNS = 1000;
+
+const SLOW: ReadonlySet<Workload> = new Set<Workload>(['cw-l2-1', 'lbfgs-1', 'suite-1']);
 
 /** Warms up and times each workload; one result each (also passed to onResult as they finish). */
 export async function timeWorkloads(models: BenchModels, data: BenchImages, opts: TimeOptions): Promise<BenchResult[]> {
@@ -161,14 +169,23 @@ export async function timeWorkloads(models: BenchModels, data: BenchImages, opts
   const results: BenchResult[] = [];
   for (const w of opts.only ?? WORKLOADS) {
     const { model, what, run } = runs[w];
-    const n = opts.runs ?? (SLOW.has(w) ? 5 : 20);
-    for (let i = 0; i < (SLOW.has(w) ? 1 : 3); i++) await run();
+    const slow = SLOW.has(w);
+    const minRuns = opts.runs ?? (slow ? 5 : 20);
+    // Fast workloads (a few ms) are noisy over 20 runs (JIT warm-up, GC): without an explicit --runs they warm
+    // up for WARM_MS and are timed for at least TIMED_MS (MAX_RUNS at most), so their median settles.
+    const adaptive = opts.runs === undefined && !slow;
+    const warmUntil = performance.now() + (adaptive ? WARM_MS : 0);
+    for (let i = 0; i < (slow ? 1 : 3) || performance.now() < warmUntil; i++) await run();
     const times: number[] = [];
-    for (let i = 0; i < n; i++) {
+    let spent = 0;
+    while (times.length < minRuns || (adaptive && spent < TIMED_MS && times.length < MAX_RUNS)) {
       const t0 = performance.now();
       await run();
-      times.push(performance.now() - t0);
+      const dt = performance.now() - t0;
+      times.push(dt);
+      spent += dt;
     }
+    const n = times.length;
     times.sort((a, b) => a - b);
     const median = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
     const round = (v: number): number => Math.round(v * 100) / 100;
