@@ -1,6 +1,6 @@
 import { ProbeError, toErrorInfo, type ErrorCode } from '../core/errors';
 import type { RgbaImage } from '../core/image/preprocess';
-import type { CaptureResponse, ImageSource } from '../protocol/types';
+import type { CaptureResponse, ImageSource, ScreenBox } from '../protocol/types';
 import { base64ToBytes } from '../protocol/base64';
 import type { DecodedImage } from './decode';
 
@@ -21,6 +21,8 @@ export interface AcquireDeps {
   fromPage(srcUrl: string, maxSide: number): Promise<CaptureResponse>;
   /** Extension-context fetch (host permission, no cookies), header checks, decode. */
   fetchAndDecode(srcUrl: string, maxSide: number): Promise<DecodedImage>;
+  /** The last resort: the image as displayed, cropped from a screenshot of the visible tab (screen.ts). */
+  fromScreen?(box: ScreenBox, maxSide: number): Promise<RgbaImage>;
 }
 
 export interface Acquired {
@@ -32,7 +34,8 @@ export interface Acquired {
 
 /**
  * The acquisition chain: the page (canvas, or a page-context fetch) → the extension's own fetch
- * → a clear coded error. Pixels from the page are checked (size matches, within maxSide).
+ * → the picture as displayed, from a screenshot (when the page said where it is) → a clear coded error.
+ * Pixels from the page are checked (size matches, within maxSide).
  */
 export async function acquireImage(req: AcquireRequest, deps: AcquireDeps): Promise<Acquired> {
   const { srcUrl, pageUrl, maxSide } = req;
@@ -51,6 +54,16 @@ export async function acquireImage(req: AcquireRequest, deps: AcquireDeps): Prom
   try {
     decoded = await deps.fetchAndDecode(srcUrl, maxSide);
   } catch (e) {
+    // The page showed the picture but would not hand it over, and the extension's own fetch failed or is not
+    // allowed: take it from the screen where it is shown (no prompt; activeTab). Else the fetch's reason stands.
+    if (page.box && deps.fromScreen) {
+      const box = page.box;
+      const shot = await deps.fromScreen(box, maxSide).catch(() => null);
+      if (shot) {
+        const source: ImageSource = { srcUrl, pageUrl, naturalWidth: box.naturalWidth, naturalHeight: box.naturalHeight, capturedBy: 'screen' };
+        return { image: shot, source, firstFrameOnly: false };
+      }
+    }
     const info = toErrorInfo(e);
     // The page found nothing and the address is not fetchable: the page's reason is the clearer one.
     if (info.code === 'UNSUPPORTED_PAGE' && page.error.code !== 'INTERNAL') throw new ProbeError(page.error.code, page.error.message);

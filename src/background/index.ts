@@ -5,6 +5,7 @@ import type { BenchResult } from '../core/bench';
 import type { CaptureResponse, ModelInfo, ProbeState } from '../protocol/types';
 import { decodeImage, fetchImageBytes } from './decode';
 import { acquireImage } from './acquire';
+import { cropScreenshot } from './screen';
 import { chooseBackend, getModel, getVaeContext } from './engine';
 import { getDefenseAssets } from './defense-assets';
 import { benchInExtension } from './bench';
@@ -95,6 +96,13 @@ const service = new ProbeService({
           fetchAndDecode: async (url, maxSide) => {
             await requireFetchAccess(access, url);
             return decodeImage(await fetchImageBytes(url), maxSide);
+          },
+          // The picture as displayed (activeTab allows the screenshot): top frame, tab in front, image wholly in view.
+          fromScreen: async (box, side) => {
+            if (frameId !== 0) throw new ProbeError('NO_IMAGE', 'Images in frames are not taken from the screen.');
+            const tab = await chrome.tabs.get(tabId);
+            if (!tab.active) throw new ProbeError('NO_IMAGE', 'The tab is not in front.');
+            return cropScreenshot(await chrome.tabs.captureVisibleTab(tab.windowId, { format: 'png' }), box, side);
           },
         },
       );

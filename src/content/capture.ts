@@ -2,7 +2,7 @@ import { ProbeError } from '../core/errors';
 import { checkDeclaredSize, MAX_IMAGE_BYTES, MAX_JPEG_PIXELS } from '../core/image/header';
 import { decodeImage, httpFailure, readCapped } from '../background/decode';
 import { bytesToBase64 } from '../protocol/base64';
-import type { CapturedImage } from '../protocol/types';
+import type { CapturedImage, ScreenBox } from '../protocol/types';
 
 /** Target size for drawing an image of natural size w×h so that its longer side is at most maxSide. */
 export function fitWithin(w: number, h: number, maxSide: number): { width: number; height: number } {
@@ -98,4 +98,25 @@ export async function capturePageFetch(url: string, maxSide: number, timeoutMs =
     image: { width: d.image.width, height: d.image.height, naturalWidth: d.naturalWidth, naturalHeight: d.naturalHeight, rgbaBase64: bytesToBase64(d.image.data) },
     firstFrameOnly: d.firstFrameOnly,
   };
+}
+
+/**
+ * The <img>'s content box (inside border and padding) in the viewport, when it is loaded and wholly visible in
+ * a top-level page; else null. Images in frames are left out: a frame does not know where it sits on the screen.
+ */
+export function screenBoxOf(img: HTMLImageElement, win: Window = window): ScreenBox | null {
+  if (win.top !== win || !img.complete || img.naturalWidth === 0) return null;
+  const r = img.getBoundingClientRect();
+  const cs = win.getComputedStyle(img);
+  const px = (v: string): number => Number.parseFloat(v) || 0;
+  const left = r.left + px(cs.borderLeftWidth) + px(cs.paddingLeft);
+  const top = r.top + px(cs.borderTopWidth) + px(cs.paddingTop);
+  const width = r.width - px(cs.borderLeftWidth) - px(cs.paddingLeft) - px(cs.borderRightWidth) - px(cs.paddingRight);
+  const height = r.height - px(cs.borderTopWidth) - px(cs.paddingTop) - px(cs.borderBottomWidth) - px(cs.paddingBottom);
+  const vw = win.innerWidth;
+  const vh = win.innerHeight;
+  if (!(width >= 1 && height >= 1) || left < 0 || top < 0 || left + width > vw || top + height > vh) return null;
+  // object-fit other than fill draws the picture in part of the box: not what a crop of the box would show.
+  if (cs.objectFit && cs.objectFit !== 'fill') return null;
+  return { x: left, y: top, width, height, dpr: win.devicePixelRatio || 1, viewportWidth: vw, viewportHeight: vh, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight };
 }

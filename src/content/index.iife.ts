@@ -1,6 +1,6 @@
 import { toErrorInfo, ProbeError, type ErrorInfo } from '../core/errors';
 import type { CaptureResponse } from '../protocol/types';
-import { capturePageFetch, captureImageElement, pageMayFetch } from './capture';
+import { capturePageFetch, captureImageElement, pageMayFetch, screenBoxOf } from './capture';
 import { eventTarget, locate, type Located } from './find';
 import { fromOwnBackground, LOCAL_FILE_MESSAGE, parseBrowseRequest, parseCaptureRequest } from './message';
 import { BrowseController, type BadgeAnswer } from './browse';
@@ -93,7 +93,11 @@ async function capture(srcUrl: string, maxSide: number): Promise<CaptureResponse
       return { ok: true, image: got.image };
     }
     if (srcUrl.startsWith('file:')) throw new ProbeError('UNSUPPORTED_PAGE', LOCAL_FILE_MESSAGE);
-    if (first) return { ok: false, error: first };
+    if (first) {
+      // Where the picture is shown, so that the extension can take it from the screen as a last resort.
+      const box = loc.kind === 'img' && first.code === 'CROSS_ORIGIN_BLOCKED' ? screenBoxOf(loc.img) : null;
+      return box ? { ok: false, error: first, box } : { ok: false, error: first };
+    }
     throw notFound(loc);
   } catch (e) {
     return { ok: false, error: toErrorInfo(e) };

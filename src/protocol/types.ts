@@ -79,8 +79,11 @@ export interface ImageSource {
   readonly pageUrl: string;
   readonly naturalWidth: number;
   readonly naturalHeight: number;
-  /** 'page': read from the page's own canvas; 'extension': fetched and decoded by the service worker. */
-  readonly capturedBy: 'page' | 'extension';
+  /**
+   * 'page': read from the page's own canvas; 'extension': fetched and decoded by the service worker; 'screen':
+   * cropped from a screenshot of the visible tab (as displayed: its rendered size, anything drawn over it included).
+   */
+  readonly capturedBy: 'page' | 'extension' | 'screen';
   /** An animated image (GIF, APNG, animated WebP) of which only the first frame was analysed (known when the extension decoded the file). */
   readonly firstFrameOnly?: boolean;
 }
@@ -153,9 +156,27 @@ export interface BadgeView {
   readonly ms: number;
 }
 
+/**
+ * Where a picture the page would not hand over is shown, in the frame's viewport (CSS px), for the last resort of
+ * the acquisition chain: cropping it from a screenshot of the visible tab (activeTab). Sent by the content script
+ * with a failed capture of a found, loaded image.
+ */
+export interface ScreenBox {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  /** window.devicePixelRatio (zoom included): screenshot pixels per CSS px. */
+  readonly dpr: number;
+  readonly viewportWidth: number;
+  readonly viewportHeight: number;
+  readonly naturalWidth: number;
+  readonly naturalHeight: number;
+}
+
 export type CaptureResponse =
   | { readonly ok: true; readonly image: CapturedImage }
-  | { readonly ok: false; readonly error: ErrorInfo };
+  | { readonly ok: false; readonly error: ErrorInfo; readonly box?: ScreenBox };
 
 /** A calibrated flag's stated false-positive rate beside the rate measured on clean test images (from the calibration JSON). */
 export interface CalibratedRate {

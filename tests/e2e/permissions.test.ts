@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchExtension, MENU_ID, openPopup, readPopup, withTimeout, type ExtensionSession } from '../../src/cli/browser';
+import { fireProbe, launchExtension, MENU_ID, openPopup, readPopup, withTimeout, type ExtensionSession } from '../../src/cli/browser';
 import { loadMnist } from '../../src/cli/data';
 import { LIGHT, encodePng, renderDigit } from '../../src/cli/png';
 import { serveStatic, type StaticServer } from '../../src/cli/serve';
@@ -27,6 +27,10 @@ const ARTEFACTS = 'test-results/e2e-permissions';
 let root: string;
 let A: StaticServer;
 let B: StaticServer;
+/** localhost again, with hotlink protection: /guarded/<file> only for requests that come from a page of A. */
+let G: StaticServer;
+/** Requests to /guarded/: path, whether the page's referrer came along, and the status sent. */
+const guardedLog: { path: string; referred: boolean; status: number }[] = [];
 const labels: number[] = [];
 
 beforeAll(async () => {
@@ -40,13 +44,28 @@ beforeAll(async () => {
   }
   A = await serveStatic(root);
   B = await serveStatic(root, 'localhost');
+  G = await serveStatic(root, 'localhost', [
+    (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (!path.startsWith('/guarded/')) return false;
+      const referred = String(req.headers.referer ?? '').startsWith(A.url);
+      const file = join(root, path.slice('/guarded/'.length).replace(/[^\w.-]/g, ''));
+      const status = referred && existsSync(file) ? 200 : 403;
+      guardedLog.push({ path, referred, status });
+      if (status === 200) res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(readFileSync(file));
+      else res.writeHead(403, { 'content-type': 'text/plain' }).end('no hotlinking');
+      return true;
+    },
+  ]);
   writeFileSync(join(root, 'same.html'), `<!doctype html><meta charset="utf-8"><title>same</title><body><img id="i0" src="d0.png" alt="digit"><img id="i1" src="d1.png" alt="digit"></body>`);
+  writeFileSync(join(root, 'hotlink.html'), `<!doctype html><meta charset="utf-8"><title>hotlink</title><body style="margin:20px"><img id="g" src="${G.url}/guarded/d2.png" alt="hotlink-protected digit"></body>`);
   writeFileSync(join(root, 'cross.html'), `<!doctype html><meta charset="utf-8"><title>cross</title><body><img id="x" src="${B.url}/d2.png" alt="digit from another host"></body>`);
 });
 
 afterAll(async () => {
   await A?.close();
   await B?.close();
+  await G?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -229,5 +248,47 @@ describe('least privilege', () => {
       await page.close();
     });
 
+  });
+
+  describe('the screen as the last resort (the picture as displayed)', () => {
+    let s: ExtensionSession;
+    beforeAll(async () => {
+      // The screenshot needs activeTab (a real right-click) or every site allowed; headless gives only the latter.
+      s = await launchExtension({ grant: ['<all_urls>'] });
+    });
+    afterAll(async () => {
+      await s?.close();
+    });
+
+    it('a hotlink-protected image on another host (no CORS, 403 to the extension’s download) is taken from the screen', async () => {
+      const page = await s.context.newPage();
+      await page.goto(`${A.url}/hotlink.html`);
+      await page.waitForFunction(() => {
+        const i = document.querySelector<HTMLImageElement>('#g');
+        return !!i && i.complete && i.naturalWidth > 0;
+      });
+      guardedLog.length = 0;
+      const tabId = await fireProbe(s, page, `${G.url}/guarded/d2.png`, '#g');
+      // The screenshot is of the tab in front: let the job finish before the popup (a tab here) comes to the front.
+      const deadline = Date.now() + 60_000;
+      let status = 'running';
+      while (status === 'running') {
+        if (Date.now() > deadline) throw new Error('probe still running');
+        await new Promise((r) => setTimeout(r, 100));
+        status = await s.sw.evaluate(async (key: string) => String(((await chrome.storage.session.get(key))[key] as { status?: string } | undefined)?.status), `state:${tabId}`);
+      }
+      const popup = await openPopup(s, tabId);
+      const r = await readPopup(popup, 60_000);
+      expect(r.status, r.errorText ?? '').toBe('done');
+      expect(r.prediction).toContain(String(labels[2]));
+      expect(await popup.getAttribute('[data-testid="captured-by"]', 'data-value')).toBe('screen');
+      expect(await popup.textContent('[data-testid="captured-by"]')).toContain('screen');
+      // The extension did try the download first, without the page's referrer, and was refused.
+      expect(guardedLog.some((l) => !l.referred && l.status === 403)).toBe(true);
+      await popup.screenshot({ path: join(ARTEFACTS, 'screen-capture.png') });
+      console.log(`screen capture: hotlinked digit ${labels[2]} → ${r.prediction} (${r.confidence}); guarded requests ${JSON.stringify(guardedLog)}`);
+      await popup.close();
+      await page.close();
+    });
   });
 });

@@ -104,7 +104,7 @@ export function ResultView({ result, backend, modelId, busy, stale = false, mode
           <span class="muted">
             ({src.naturalWidth}×{src.naturalHeight},{' '}
             <span data-testid="captured-by" data-value={src.capturedBy}>
-              {src.capturedBy === 'page' ? 'read from page' : 'fetched by the extension'}
+              {src.capturedBy === 'page' ? 'read from page' : src.capturedBy === 'screen' ? 'taken from the screen, as displayed' : 'fetched by the extension'}
             </span>
             {src.firstFrameOnly && <span data-testid="first-frame">, animated: first frame analysed</span>}
             )
