@@ -32,6 +32,8 @@ export interface BrowseDeps {
   tabUrl(tabId: number): Promise<string | null>;
   /** Tell every frame of every tab showing `origin` to start or stop (best effort). */
   tellOrigin(origin: string, enabled: boolean): Promise<void>;
+  /** May the extension read `origin` (badges need the site allowed)? Absent: yes. */
+  allowed?(origin: string): Promise<boolean>;
   /** The model the popup chose for a tab (the probe state's model). */
   modelIdOf(tabId: number): string;
   model(id: string): Promise<Classifier>;
@@ -102,7 +104,9 @@ export class BrowseService {
   /** Is browse mode on for the site tab `tabId` shows? */
   async getSite(tabId: number): Promise<BrowseSite> {
     const origin = siteOrigin(await this.deps.tabUrl(tabId));
-    return { origin, enabled: origin !== null && (await this.origins()).includes(origin) };
+    // On only while the site is also allowed: a grant withdrawn in the browser's settings switches badges off there.
+    const on = origin !== null && (await this.origins()).includes(origin) && (this.deps.allowed ? await this.deps.allowed(origin) : true);
+    return { origin, enabled: on };
   }
 
   /** Switch browse mode on or off for the site tab `tabId` shows, and tell that site's open frames. */

@@ -18,7 +18,8 @@ import { checkedLoad } from './model-check';
 import { noContentScript } from '../content/message';
 import { BrowseService, type BrowseSender } from './browse';
 import { getBadgeGp } from './browse-assets';
-import { BROWSE_ORIGINS_KEY, siteOrigin } from './browse-sites';
+import { BROWSE_ORIGINS_KEY, parseOrigins, siteOrigin } from './browse-sites';
+import { originPattern } from '../protocol/site-access';
 import { AccessError, ContentScriptSync, injectContentScript, mergeAccess, requireFetchAccess, type AccessDeps } from './access';
 // The content script's built file: registered for the sites the user allowed, injected on demand elsewhere.
 import contentScriptFile from '../content/index.iife.ts?iife';
@@ -44,7 +45,26 @@ const access: AccessDeps = {
 const contentScripts = new ContentScriptSync(access, contentScriptFile);
 /** Registered content script = the origins the user allowed, at every start and after every grant or removal. */
 const scriptsSynced: Promise<void> = contentScripts.sync().catch(() => undefined);
-chrome.permissions.onAdded.addListener(() => void contentScripts.sync().catch(() => undefined));
+chrome.permissions.onAdded.addListener(() => void afterGrant().catch(() => undefined));
+
+/**
+ * The user allowed hosts (the popup's prompt, which may close the popup before it hears the answer, or the
+ * browser's settings): register the content script there, probe again every tab that was waiting for exactly
+ * these hosts, and start badges in open tabs of browse-mode sites that can now have them.
+ */
+async function afterGrant(): Promise<void> {
+  await contentScripts.sync().catch(() => undefined);
+  await recovered;
+  for (const w of service.waitingForAccess()) {
+    const all = await Promise.all(w.origins.map((o) => access.granted(o)));
+    if (all.every(Boolean)) void service.retry(w.tabId).catch(() => undefined);
+  }
+  const stored = parseOrigins((await chrome.storage.local.get(BROWSE_ORIGINS_KEY))[BROWSE_ORIGINS_KEY]);
+  for (const origin of stored) {
+    const pattern = originPattern(origin);
+    if (pattern !== null && (await access.granted(pattern))) await browseTell(origin, true);
+  }
+}
 chrome.permissions.onRemoved.addListener(() => void contentScripts.sync().catch(() => undefined));
 
 type PageAsk = { readonly reply: CaptureResponse } | { readonly missing: true };
@@ -129,29 +149,36 @@ const service = new ProbeService({
 /** While jobs are queued or running, an extension API call every 20 s keeps Chrome from stopping the worker; idle, it may sleep. */
 const keepAlive = new KeepAlive(() => chrome.runtime.getPlatformInfo(), () => service.queueStats().queued > 0);
 
+/** Tell every frame of every tab showing `origin` to start or stop badges (injecting the content script where it is missing). */
+async function browseTell(origin: string, enabled: boolean): Promise<void> {
+  const tabs = await chrome.tabs.query({}).catch(() => [] as chrome.tabs.Tab[]);
+  await Promise.all(
+    tabs
+      .filter((t) => typeof t.id === 'number' && siteOrigin(t.url) === origin)
+      // No frameId: every frame of the tab gets it. A tab without the content script just does not answer.
+      .map(async (t) => {
+        try {
+          await chrome.tabs.sendMessage(t.id as number, { type: 'content/browse', payload: { enabled } });
+        } catch {
+          // A tab opened before the site was allowed has no content script yet: inject it (it reads the setting itself).
+          if (enabled) {
+            await scriptsSynced;
+            await chrome.scripting.executeScript({ target: { tabId: t.id as number, allFrames: true }, files: [contentScriptFile] }).catch(() => undefined);
+          }
+        }
+      }),
+  );
+}
+
 /** Browse mode: per-site badges, classified behind every user probe (src/background/browse.ts). */
 const browse = new BrowseService({
   readOrigins: async () => (await chrome.storage.local.get(BROWSE_ORIGINS_KEY))[BROWSE_ORIGINS_KEY],
   writeOrigins: (list) => chrome.storage.local.set({ [BROWSE_ORIGINS_KEY]: list }),
   tabUrl: async (tabId) => (await chrome.tabs.get(tabId).catch(() => null))?.url ?? null,
-  async tellOrigin(origin, enabled) {
-    const tabs = await chrome.tabs.query({}).catch(() => [] as chrome.tabs.Tab[]);
-    await Promise.all(
-      tabs
-        .filter((t) => typeof t.id === 'number' && siteOrigin(t.url) === origin)
-        // No frameId: every frame of the tab gets it. A tab without the content script just does not answer.
-        .map(async (t) => {
-          try {
-            await chrome.tabs.sendMessage(t.id as number, { type: 'content/browse', payload: { enabled } });
-          } catch {
-            // A tab opened before the site was allowed has no content script yet: inject it (it reads the setting itself).
-            if (enabled) {
-              await scriptsSynced;
-              await chrome.scripting.executeScript({ target: { tabId: t.id as number, allFrames: true }, files: [contentScriptFile] }).catch(() => undefined);
-            }
-          }
-        }),
-    );
+  tellOrigin: (origin, enabled) => browseTell(origin, enabled),
+  allowed: async (origin) => {
+    const pattern = originPattern(origin);
+    return pattern !== null && (await access.granted(pattern));
   },
   modelIdOf: (tabId) => service.getState(tabId).modelId,
   model: (id) => checkedLoad(id, modelFolderUrl, (m) => getModel(m, modelFolderUrl)),

@@ -202,6 +202,18 @@ export class ProbeService {
     });
   }
 
+  /** Tabs whose last probe ended with NO_ACCESS, and the host patterns each asked for. */
+  waitingForAccess(): { tabId: number; origins: readonly string[] }[] {
+    const out: { tabId: number; origins: readonly string[] }[] = [];
+    for (const [tabId, e] of this.tabs) {
+      const st = e.state;
+      if (st.status === 'error' && st.error?.code === 'NO_ACCESS' && st.needsAccess && st.needsAccess.length > 0 && this.requests.has(tabId)) {
+        out.push({ tabId, origins: st.needsAccess });
+      }
+    }
+    return out;
+  }
+
   /** Probe the tab's last right-clicked image again (after the user allowed the extension on its site). */
   retry(tabId: number | null): Promise<ProbeState> {
     const id = tabId ?? this.lastTab;

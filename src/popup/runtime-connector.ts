@@ -48,9 +48,10 @@ export function unwrapReply<T extends MessageType>(raw: unknown): Res<T> {
 export function createRuntimeConnector(
   tabId: number | null,
   sendMessage: SendMessage = chromeSend,
-  requestPermission: (origins: string[]) => Promise<boolean> = async (origins) =>
-    // Allowed already: no prompt (and no user gesture needed); otherwise the browser's prompt.
-    (await chrome.permissions.contains({ origins })) || chrome.permissions.request({ origins }),
+  // Called synchronously in the click (Firefox, and Chrome before user activation v2, honour the gesture only in the
+  // click's own call stack; this Chromium keeps it across awaits, tried); the browser resolves
+  // true without a prompt for hosts already allowed.
+  requestPermission: (origins: string[]) => Promise<boolean> = (origins) => chrome.permissions.request({ origins }),
 ): Connector & LabConnector & Required<Pick<Connector, 'retry' | 'requestAccess'>> {
   async function send<T extends MessageType>(type: T, payload: Req<T>): Promise<Res<T>> {
     const envelope: Envelope<T> = { type, payload };
@@ -78,12 +79,17 @@ export function createRuntimeConnector(
     cancel: () => send('probe/cancel', { tabId }),
     listModels: () => send('probe/list-models', {}),
     retry: () => send('probe/retry', { tabId }),
-    requestAccess: async (origins) => {
+    requestAccess: (origins) => {
+      // No await before the browser's call: it must run inside the user's click.
+      let asked: Promise<boolean>;
       try {
-        return await requestPermission([...origins]);
+        asked = requestPermission([...origins]);
       } catch (e) {
-        throw new ProbeError('NO_ACCESS', `The browser did not ask: ${describe(e)}`);
+        return Promise.reject(new ProbeError('NO_ACCESS', `The browser did not ask: ${describe(e)}`));
       }
+      return asked.catch((e: unknown) => {
+        throw new ProbeError('NO_ACCESS', `The browser did not ask: ${describe(e)}`);
+      });
     },
     defend: () => send('probe/defenses', { tabId }),
     sweep: ({ maxEps, points }) => send('probe/sweep', { tabId, maxEps, points }),

@@ -121,6 +121,16 @@ describe('browse mode in the service worker', () => {
     expect(deps.stored).toEqual([]);
   });
 
+  it('reads as off where the site is stored but no longer allowed (grant withdrawn in the browser’s settings)', async () => {
+    let allowed = true;
+    const deps = { ...fakeDeps(), allowed: async () => allowed };
+    const s = new BrowseService(deps);
+    await s.setSite(1, true);
+    expect(await s.getSite(1)).toEqual({ origin: ORIGIN, enabled: true });
+    allowed = false;
+    expect(await s.getSite(1)).toEqual({ origin: ORIGIN, enabled: false });
+  });
+
   it('refuses badge requests from sites that are switched off, from no tab, and malformed pixels', async () => {
     const deps = fakeDeps();
     const s = new BrowseService(deps);

@@ -66,8 +66,10 @@ describe('ProbeService', () => {
     expect(denied.status).toBe('error');
     expect(denied.error?.code).toBe('NO_ACCESS');
     expect(denied.needsAccess).toEqual(['https://cdn.example/*']);
+    expect(svc.waitingForAccess()).toEqual([{ tabId: 3, origins: ['https://cdn.example/*'] }]);
     allowed = true;
     const again = await svc.retry(3);
+    expect(svc.waitingForAccess()).toEqual([]);
     expect(again.status).toBe('done');
     expect(again.needsAccess).toBeUndefined();
     expect(again.result?.source.srcUrl).toBe('https://cdn.example/d4.png');

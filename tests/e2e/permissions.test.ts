@@ -161,6 +161,13 @@ describe('least privilege', () => {
       expect(await popup.isVisible('[data-testid="grant-access"]')).toBe(true);
       const st = await s.sw.evaluate(async (key: string) => (await chrome.storage.session.get(key))[key] as { needsAccess?: string[] }, `state:${tabId}`);
       expect(st.needsAccess).toEqual(['http://127.0.0.1/*']);
+      // The button asks the browser inside the click: the prompt (browser UI, unanswerable here) is pending, the
+      // button waits for it, and no "must be called during a user gesture" refusal is shown.
+      await popup.click('[data-testid="grant-access"]');
+      await popup.waitForTimeout(1_000);
+      expect(await popup.isDisabled('[data-testid="grant-access"]')).toBe(true);
+      expect(await popup.$('[data-testid="grant-error"]')).toBeNull();
+      expect(await popup.$('[data-testid="grant-denied"]')).toBeNull();
       // Still nothing injected, and the page is unharmed.
       expect(await hasContentScript(s, tabId)).toBe(false);
       expect(await page.evaluate(() => document.images.length)).toBe(2);

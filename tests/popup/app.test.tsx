@@ -357,6 +357,8 @@ describe('App: browse-mode switch on the mock connector', () => {
     const conn = createMockConnector({ status: 'done', pageUrl: 'https://digits.example.org:8443/page' });
     render(<App connector={conn} />);
     fireEvent.click(await screen.findByTestId('browse-switch'));
+    // Asked inside the click itself (Firefox honours the user gesture only in the click's own call stack).
+    expect(conn.calls.some((c) => c.method === 'requestAccess')).toBe(true);
     await waitFor(() => expect(screen.getByTestId('browse').getAttribute('data-enabled')).toBe('true'));
     const asked = conn.calls.filter((c) => c.method === 'requestAccess' || c.method === 'setBrowseSite');
     // The permission is asked before the switch is stored, for the host's pattern (no port in match patterns).
@@ -387,6 +389,8 @@ describe('site access (NO_ACCESS)', () => {
     expect(box.getAttribute('data-hosts')).toBe('cdn.example.net digits.example.org');
     expect(screen.getByTestId('error').getAttribute('data-code')).toBe('NO_ACCESS');
     fireEvent.click(screen.getByTestId('grant-access'));
+    // Asked inside the click itself (Firefox honours the user gesture only in the click's own call stack).
+    expect(conn.calls.some((c) => c.method === 'requestAccess')).toBe(true);
     await screen.findByTestId('prediction');
     const order = conn.calls.filter((c) => c.method === 'requestAccess' || c.method === 'retry');
     expect(order).toEqual([{ method: 'requestAccess', origins: needs }, { method: 'retry' }]);

@@ -36,7 +36,10 @@ describe('createRuntimeConnector', () => {
     expect((await c.retry()).status).toBe('idle');
     expect(sent).toEqual([{ type: 'probe/retry', payload: { tabId: 7 } }]);
     expect(parseMessage(sent[0])).toEqual(sent[0]);
-    expect(await c.requestAccess(['https://a.example/*'])).toBe(true);
+    // The browser is asked synchronously, inside the caller's click (no await before it).
+    const pending = c.requestAccess(['https://a.example/*']);
+    expect(asked).toHaveLength(1);
+    expect(await pending).toBe(true);
     expect(await c.requestAccess(['https://a.example/*', 'https://b.example/*'])).toBe(false);
     expect(asked).toEqual([['https://a.example/*'], ['https://a.example/*', 'https://b.example/*']]);
     // The browser refusing to ask at all (no user gesture) is a coded error, not a crash.

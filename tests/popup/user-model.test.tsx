@@ -61,6 +61,8 @@ describe('lab: your model', () => {
     const conn = await openTab();
     type('uf-url', 'http://127.0.0.1:9/digits/model.json');
     fireEvent.click(panel().getByTestId('lab-run-user-model'));
+    // Asked inside the click itself (Firefox honours the user gesture only in the click's own call stack).
+    expect(conn.calls.some((c) => c.method === 'requestAccess')).toBe(true);
     await panel().findByTestId('user-model-result');
     const order = conn.calls.filter((c) => c.method === 'requestAccess' || c.method === 'userModel').map((c) => c.method);
     expect(order).toEqual(['requestAccess', 'userModel']);
