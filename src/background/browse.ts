@@ -127,6 +127,10 @@ export class BrowseService {
     if (origin === null || !(await this.origins()).includes(origin)) {
       throw new ProbeError('FORBIDDEN_SENDER', 'Browse mode is off for this site.');
     }
+    // A copy of the content script left in a page after the site's grant was withdrawn reads nothing more.
+    if (this.deps.allowed && !(await this.deps.allowed(origin))) {
+      throw new ProbeError('FORBIDDEN_SENDER', 'The extension is no longer allowed on this site.');
+    }
     const pixels = badgeImage(image);
     return this.queue.push(tabId, async () => {
       const modelId = this.deps.modelIdOf(tabId);

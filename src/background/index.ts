@@ -65,7 +65,21 @@ async function afterGrant(): Promise<void> {
     if (pattern !== null && (await access.granted(pattern))) await browseTell(origin, true);
   }
 }
-chrome.permissions.onRemoved.addListener(() => void contentScripts.sync().catch(() => undefined));
+chrome.permissions.onRemoved.addListener(() => void afterWithdrawal().catch(() => undefined));
+
+/**
+ * The user withdrew hosts: unregister the content script there, and stop badges in tabs the extension may no longer
+ * read (their address is hidden from it now; copies of the script already in those pages stay until they reload).
+ */
+async function afterWithdrawal(): Promise<void> {
+  await contentScripts.sync().catch(() => undefined);
+  const tabs = await chrome.tabs.query({}).catch(() => [] as chrome.tabs.Tab[]);
+  await Promise.all(
+    tabs
+      .filter((t) => typeof t.id === 'number' && t.url === undefined)
+      .map((t) => chrome.tabs.sendMessage(t.id as number, { type: 'content/browse', payload: { enabled: false } }).catch(() => undefined)),
+  );
+}
 
 type PageAsk = { readonly reply: CaptureResponse } | { readonly missing: true };
 

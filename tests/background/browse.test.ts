@@ -129,6 +129,8 @@ describe('browse mode in the service worker', () => {
     expect(await s.getSite(1)).toEqual({ origin: ORIGIN, enabled: true });
     allowed = false;
     expect(await s.getSite(1)).toEqual({ origin: ORIGIN, enabled: false });
+    // A content script left in the page asks in vain.
+    await expect(s.classify(sender, page(0))).rejects.toMatchObject({ code: 'FORBIDDEN_SENDER' });
   });
 
   it('refuses badge requests from sites that are switched off, from no tab, and malformed pixels', async () => {

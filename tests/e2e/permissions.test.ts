@@ -189,8 +189,25 @@ describe('least privilege', () => {
     const registered = (): Promise<{ id: string; matches?: string[]; allFrames?: boolean; runAt?: string }[]> =>
       s.sw.evaluate(async () => (await chrome.scripting.getRegisteredContentScripts()).map((c) => ({ id: c.id, matches: c.matches, allFrames: c.allFrames, runAt: c.runAt })));
 
-    it('withdrawing a site (as in the browser’s extension settings) takes it out of the registered content script', async () => {
+    it('withdrawing a site (as in the browser’s extension settings) takes it out of the registered content script and stops its badges', async () => {
       expect(await registered()).toEqual([{ id: 'probe-content', matches: ['http://127.0.0.1/*', 'http://localhost/*'], allFrames: true, runAt: 'document_start' }]);
+      // Badges on, on the site about to be withdrawn.
+      const site = await s.context.newPage();
+      await site.goto(`${B.url}/same.html`);
+      const siteTab = await frontTabId(s, site);
+      const control = await s.context.newPage();
+      await control.goto(`chrome-extension://${s.extensionId}/src/popup/index.html?tab=999999`);
+      const on = (await control.evaluate((tabId) => chrome.runtime.sendMessage({ type: 'browse/set-site', payload: { tabId, enabled: true } }), siteTab)) as { ok: boolean };
+      expect(on.ok).toBe(true);
+      const badgeCount = (): Promise<number> => site.evaluate(() => document.querySelectorAll('adv-probe-badge').length);
+      const until = async (pred: (n: number) => boolean, what: string): Promise<void> => {
+        const deadline = Date.now() + 20_000;
+        while (!pred(await badgeCount())) {
+          if (Date.now() > deadline) throw new Error(what);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      await until((n) => n === 2, 'badges did not appear');
       await s.sw.evaluate(async () => {
         await chrome.permissions.remove({ origins: ['http://localhost/*'] });
       });
@@ -200,6 +217,12 @@ describe('least privilege', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect((await s.sw.evaluate(() => chrome.permissions.getAll())).origins).toEqual(['http://127.0.0.1/*']);
+      // The page's copy of the script is told to stop: its badges go, and the switch reads off.
+      await until((n) => n === 0, 'badges stayed after the withdrawal');
+      const after = (await control.evaluate((tabId) => chrome.runtime.sendMessage({ type: 'browse/get-site', payload: { tabId } }), siteTab)) as { ok: boolean; data?: { enabled: boolean } };
+      expect(after.data?.enabled ?? false).toBe(false);
+      await control.close();
+      await site.close();
     });
 
     it('the content script is registered for exactly the allowed site and runs there', async () => {
