@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState, useMemo } from 'preact/hooks';
 import type { AttackChoice, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
 import { ErrorView } from './components/ErrorView';
 import { AccessRequest } from './components/AccessRequest';
+import { SiteAccess } from './components/SiteAccess';
 import { JobProgress } from './components/JobProgress';
 import { Lab } from './components/Lab';
 import { ResultView } from './components/ResultView';
@@ -125,6 +126,12 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
     [connector],
   );
 
+  /** Stable per connector: SiteAccess reloads its list when `list` changes. */
+  const siteAccess = useMemo(() => {
+    const { listAccess, removeAccess } = connector;
+    return listAccess && removeAccess ? { list: () => listAccess.call(connector), remove: (o: readonly string[]) => removeAccess.call(connector, o) } : null;
+  }, [connector]);
+
   const retry = useCallback(() => {
     setFailure(null);
     setState(null);
@@ -143,6 +150,7 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
       </header>
       {connector.getBrowseSite && connector.setBrowseSite && <BrowseSwitch get={browseGet} set={browseSet} allow={connector.requestAccess?.bind(connector)} />}
       {renderBody()}
+      {siteAccess && <SiteAccess list={siteAccess.list} remove={siteAccess.remove} />}
     </main>
   );
 

@@ -19,6 +19,10 @@ export interface Connector {
    * they are allowed now.
    */
   requestAccess?(origins: readonly string[]): Promise<boolean>;
+  /** The host patterns the user has allowed. Optional with removeAccess: without both, no "Sites allowed" list. */
+  listAccess?(): Promise<string[]>;
+  /** Withdraw allowed host patterns (as the browser's extension settings do). Resolves to whether they were removed. */
+  removeAccess?(origins: readonly string[]): Promise<boolean>;
   /** Browse mode: are badges on for the current tab's site? (Optional: a connector without tabs may leave both out.) */
   getBrowseSite?(): Promise<BrowseSite>;
   /** Browse mode: switch badges on or off for the current tab's site. */

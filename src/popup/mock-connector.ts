@@ -26,6 +26,8 @@ export type MockCall =
   | { readonly method: 'listModels' }
   | { readonly method: 'retry' }
   | { readonly method: 'requestAccess'; readonly origins: readonly string[] }
+  | { readonly method: 'listAccess' }
+  | { readonly method: 'removeAccess'; readonly origins: readonly string[] }
   | { readonly method: 'defend' }
   | { readonly method: 'sweep'; readonly maxEps: number; readonly points: number }
   | { readonly method: 'transfer' }
@@ -106,6 +108,8 @@ export interface MockConnectorOptions {
 export interface MockConnector extends Connector, LabConnector {
   retry(): Promise<ProbeState>;
   requestAccess(origins: readonly string[]): Promise<boolean>;
+  listAccess(): Promise<string[]>;
+  removeAccess(origins: readonly string[]): Promise<boolean>;
   /** Every call, in order. */
   readonly calls: MockCall[];
   /** The last state returned (by any method); null before the first. */
@@ -343,6 +347,17 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
         if (origins.every((o) => granted.has(o))) return true;
         if (opts.access === 'deny') return false;
         for (const o of origins) granted.add(o);
+        return true;
+      });
+    },
+    listAccess() {
+      calls.push({ method: 'listAccess' });
+      return answer('listAccess', () => [...granted]);
+    },
+    removeAccess(origins: readonly string[]) {
+      calls.push({ method: 'removeAccess', origins: [...origins] });
+      return answer('removeAccess', () => {
+        for (const o of origins) granted.delete(o);
         return true;
       });
     },

@@ -79,6 +79,8 @@ export function createRuntimeConnector(
     cancel: () => send('probe/cancel', { tabId }),
     listModels: () => send('probe/list-models', {}),
     retry: () => send('probe/retry', { tabId }),
+    listAccess: async () => (await chrome.permissions.getAll()).origins ?? [],
+    removeAccess: (origins) => chrome.permissions.remove({ origins: [...origins] }),
     requestAccess: (origins) => {
       // No await before the browser's call: it must run inside the user's click.
       let asked: Promise<boolean>;

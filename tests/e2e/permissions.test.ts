@@ -189,7 +189,7 @@ describe('least privilege', () => {
     const registered = (): Promise<{ id: string; matches?: string[]; allFrames?: boolean; runAt?: string }[]> =>
       s.sw.evaluate(async () => (await chrome.scripting.getRegisteredContentScripts()).map((c) => ({ id: c.id, matches: c.matches, allFrames: c.allFrames, runAt: c.runAt })));
 
-    it('withdrawing a site (as in the browser’s extension settings) takes it out of the registered content script and stops its badges', async () => {
+    it('withdrawing a site in the popup’s “Sites allowed” takes it out of the registered content script and stops its badges', async () => {
       expect(await registered()).toEqual([{ id: 'probe-content', matches: ['http://127.0.0.1/*', 'http://localhost/*'], allFrames: true, runAt: 'document_start' }]);
       // Badges on, on the site about to be withdrawn.
       const site = await s.context.newPage();
@@ -208,9 +208,13 @@ describe('least privilege', () => {
         }
       };
       await until((n) => n === 2, 'badges did not appear');
-      await s.sw.evaluate(async () => {
-        await chrome.permissions.remove({ origins: ['http://localhost/*'] });
-      });
+      // Withdrawn from the popup's "Sites allowed" list (the same as the browser's extension settings).
+      await control.reload();
+      await control.click('[data-testid="site-access"] summary');
+      const listed = await control.$$eval('[data-testid="site-access-item"]', (els) => els.map((e) => e.getAttribute('data-pattern')));
+      expect(listed).toEqual(['http://127.0.0.1/*', 'http://localhost/*']);
+      await control.click('[data-testid="site-access-item"][data-pattern="http://localhost/*"] [data-testid="site-access-remove"]');
+      await control.waitForFunction(() => document.querySelectorAll('[data-testid="site-access-item"]').length === 1);
       const deadline = Date.now() + 10_000;
       while ((await registered())[0]?.matches?.length !== 1) {
         if (Date.now() > deadline) throw new Error('the registration still covers the withdrawn site');

@@ -416,3 +416,24 @@ describe('site access (NO_ACCESS)', () => {
     expect(screen.queryByTestId('access')).toBeNull();
   });
 });
+
+describe('sites allowed', () => {
+  it('lists the allowed host patterns readably and removes one through the connector; hidden when none', async () => {
+    const conn = createMockConnector({ status: 'done', granted: ['https://b.example/*', '<all_urls>', 'http://a.example/*'] });
+    render(<App connector={conn} />);
+    const box = await screen.findByTestId('site-access');
+    const items = () => screen.getAllByTestId('site-access-item');
+    expect(items().map((li) => li.getAttribute('data-pattern'))).toEqual(['<all_urls>', 'http://a.example/*', 'https://b.example/*']);
+    expect(items().map((li) => li.textContent)).toEqual(['every site Remove', 'a.example (http) Remove', 'b.example (https) Remove']);
+    expect(box.textContent).toContain('(3)');
+    fireEvent.click(screen.getAllByTestId('site-access-remove')[1]);
+    await waitFor(() => expect(items()).toHaveLength(2));
+    expect(conn.calls.filter((c) => c.method === 'removeAccess')).toEqual([{ method: 'removeAccess', origins: ['http://a.example/*'] }]);
+    expect(screen.queryByText(/a\.example \(http\)/)).toBeNull();
+    cleanup();
+
+    render(<App connector={createMockConnector({ status: 'done' })} />);
+    await screen.findByTestId('prediction');
+    expect(screen.queryByTestId('site-access')).toBeNull();
+  });
+});
