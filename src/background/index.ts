@@ -60,10 +60,13 @@ async function afterGrant(): Promise<void> {
     if (all.every(Boolean)) void service.retry(w.tabId).catch(() => undefined);
   }
   const stored = parseOrigins((await chrome.storage.local.get(BROWSE_ORIGINS_KEY))[BROWSE_ORIGINS_KEY]);
-  for (const origin of stored) {
-    const pattern = originPattern(origin);
-    if (pattern !== null && (await access.granted(pattern))) await browseTell(origin, true);
-  }
+  for (const origin of stored) if (await siteAllowed(origin)) await browseTell(origin, true);
+}
+
+/** May the extension read this site (an http(s) origin) now? */
+async function siteAllowed(origin: string): Promise<boolean> {
+  const pattern = originPattern(origin);
+  return pattern !== null && (await access.granted(pattern));
 }
 chrome.permissions.onRemoved.addListener(() => void afterWithdrawal().catch(() => undefined));
 
@@ -119,7 +122,7 @@ async function captureFromPage(
 
 const service = new ProbeService({
   async capture({ tabId, frameId, srcUrl, pageUrl, frameUrl, maxSide = MAX_CAPTURE_SIDE }) {
-    // Page (canvas, page-context fetch) → extension fetch (allowed host, no cookies) → coded error.
+    // Page (canvas, page-context fetch) → extension fetch (allowed host, no cookies) → the screen → coded error.
     let pageDenied: AccessError | null = null;
     let got;
     try {
@@ -190,10 +193,7 @@ const browse = new BrowseService({
   writeOrigins: (list) => chrome.storage.local.set({ [BROWSE_ORIGINS_KEY]: list }),
   tabUrl: async (tabId) => (await chrome.tabs.get(tabId).catch(() => null))?.url ?? null,
   tellOrigin: (origin, enabled) => browseTell(origin, enabled),
-  allowed: async (origin) => {
-    const pattern = originPattern(origin);
-    return pattern !== null && (await access.granted(pattern));
-  },
+  allowed: siteAllowed,
   modelIdOf: (tabId) => service.getState(tabId).modelId,
   model: (id) => checkedLoad(id, modelFolderUrl, (m) => getModel(m, modelFolderUrl)),
   gpdnn: () => getBadgeGp(modelFolderUrl, (id) => getModel(id, modelFolderUrl)),
