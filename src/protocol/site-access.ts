@@ -29,3 +29,9 @@ export function hostOf(url: string): string {
     return url;
   }
 }
+
+/** The host of a host-permission pattern: "example.com" for "https://example.com/*"; the pattern itself otherwise. */
+export function hostOfPattern(pattern: string): string {
+  const m = /^[a-z*]+:\/\/([^/]+)\//.exec(pattern);
+  return m ? m[1] : pattern;
+}

@@ -319,11 +319,25 @@ export interface DiagnosticsView {
 /** How the adversarial was rounded to 8 bits for export (src/core/image/quantize.ts). */
 export type ExportMethod = 'nearest' | 'away' | 'search' | 'failed';
 
-/** The current adversarial as an 8-bit PNG at model resolution, with what the model makes of the exported bytes. */
-export interface ExportView {
+/** An exported adversarial re-classified from its bytes: does it still do what the attack did? */
+export interface ReclassifiedExport {
   readonly resultId: string;
   readonly modelId: string;
   readonly attack: string;
+  /** What the bytes must still do: be classified as `label` (targeted) or as anything else. */
+  readonly goal: { readonly label: number; readonly targeted: boolean };
+  /** L∞ budget of the attack (a fixed-ε L∞ attack's ε) that the export keeps to, or null. */
+  readonly maxLinf: number | null;
+  /** Whether the re-classified exported bytes still meet the goal. */
+  readonly success: boolean;
+  /** The model's prediction on the exported bytes. */
+  readonly predicted: number;
+  readonly predictedClass: string;
+  readonly confidence: number;
+}
+
+/** The current adversarial as an 8-bit PNG at model resolution, with what the model makes of the exported bytes. */
+export interface ExportView extends ReclassifiedExport {
   readonly width: number;
   readonly height: number;
   readonly channels: 1 | 3;
@@ -332,16 +346,6 @@ export interface ExportView {
   readonly method: ExportMethod;
   /** Gradient steps of the rounding search. */
   readonly steps: number;
-  /** What the bytes must still do: be classified as `label` (targeted) or as anything else. */
-  readonly goal: { readonly label: number; readonly targeted: boolean };
-  /** L∞ budget of the rounding search (a fixed-ε L∞ attack's ε), or null. */
-  readonly maxLinf: number | null;
-  /** Whether the re-classified exported bytes still meet the goal. */
-  readonly success: boolean;
-  /** The model's prediction on the exported bytes. */
-  readonly predicted: number;
-  readonly predictedClass: string;
-  readonly confidence: number;
   /** Distortion of the exported bytes from the original (input units). */
   readonly linf: number;
   readonly l2: number;
@@ -353,10 +357,7 @@ export interface ExportView {
 export type FullExportMethod = 'upsampled' | 'back-projected' | 'amplified' | 'failed';
 
 /** A user model's adversarial exported at the page image's resolution, re-classified through the model's own preprocessing. */
-export interface FullExportView {
-  readonly resultId: string;
-  readonly modelId: string;
-  readonly attack: string;
+export interface FullExportView extends ReclassifiedExport {
   /** The PNG's size: the page image's, or scaled down to fit MAX_EXPORT_CAPTURE_SIDE (then `scaledDown`). */
   readonly width: number;
   readonly height: number;
@@ -367,13 +368,6 @@ export interface FullExportView {
   readonly pngBase64: string;
   readonly method: FullExportMethod;
   readonly iterations: number;
-  readonly goal: { readonly label: number; readonly targeted: boolean };
-  readonly maxLinf: number | null;
-  /** Whether the exported bytes, preprocessed as the page image was and re-classified, still meet the goal. */
-  readonly success: boolean;
-  readonly predicted: number;
-  readonly predictedClass: string;
-  readonly confidence: number;
   /** Largest change of a pixel value of the full-resolution image, in [0, 1] (1/255 per level). */
   readonly linf: number;
   /** Distortion of the model input made from the exported bytes (model units). */

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { toErrorInfo } from '../../core/errors';
+import { hostOfPattern } from '../../protocol/site-access';
 
 interface Props {
   /** Host patterns to ask for ("https://cdn.example.com/*"). */
@@ -10,11 +11,6 @@ interface Props {
   readonly retry: () => Promise<void>;
 }
 
-/** "example.com" for "https://example.com/*". */
-function hostOfPattern(p: string): string {
-  const m = /^[a-z*]+:\/\/([^/]+)\//.exec(p);
-  return m ? m[1] : p;
-}
 
 /**
  * NO_ACCESS: the extension runs with no standing access to sites. One button asks the browser to allow the

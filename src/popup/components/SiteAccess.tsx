@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { toErrorInfo } from '../../core/errors';
+import { hostOfPattern } from '../../protocol/site-access';
 
 interface Props {
   /** The host patterns the user has allowed (chrome.permissions.getAll().origins). */
@@ -11,8 +12,8 @@ interface Props {
 /** "example.com" for "https://example.com/*"; the pattern itself otherwise (e.g. "<all_urls>": every site). */
 export function patternLabel(p: string): string {
   if (p === '<all_urls>' || p === '*://*/*') return 'every site';
-  const m = /^([a-z*]+):\/\/([^/]+)\//.exec(p);
-  return m ? (m[1] === 'https' || m[1] === 'http' ? `${m[2]} (${m[1]})` : m[2]) : p;
+  const scheme = /^(https?):/.exec(p)?.[1];
+  return scheme ? `${hostOfPattern(p)} (${scheme})` : hostOfPattern(p);
 }
 
 /**

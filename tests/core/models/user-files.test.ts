@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { TINY_GRAPH, TINY_GRAPH_TOPOLOGY, tinyGraphWeights } from '../../helpers/tiny-graph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
 import { artifactsFromFiles, filesHandler, MAX_MODEL_FILES, modelFormatOf, type ModelFile } from '../../../src/core/models/user-files';
@@ -179,28 +180,10 @@ describe('artifactsFromFiles (a layers model in two shards)', () => {
 });
 
 describe('a graph model as files (MobileNet converted format)', () => {
-  // The same tiny graph as tests/core/models/user-model.test.ts: [-1,6,6,3] → Reshape → MatMul → BiasAdd → 5 logits (background first).
-  const H = 6;
-  const W = 6;
-  const C = 3;
-  const K = 4;
-  const N = H * W * C;
-  const w = Float32Array.from({ length: N * (K + 1) }, (_, i) => Math.sin(i * 0.37) * 0.3);
-  const b = Float32Array.from({ length: K + 1 }, (_, i) => i * 0.01);
-  const shape = Int32Array.from([-1, N]);
-  const dim = (...s: number[]) => ({ dim: s.map((v) => ({ size: String(v) })) });
-  const modelTopology = {
-    node: [
-      { name: 'input', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim(-1, H, W, C) } } },
-      { name: 'w', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(N, K + 1) } } } },
-      { name: 'b', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(K + 1) } } } },
-      { name: 'shape', op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: dim(2) } } } },
-      { name: 'flat', op: 'Reshape', input: ['input', 'shape'], attr: { T: { type: 'DT_FLOAT' } } },
-      { name: 'mm', op: 'MatMul', input: ['flat', 'w'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
-      { name: 'logits', op: 'BiasAdd', input: ['mm', 'b'], attr: { T: { type: 'DT_FLOAT' } } },
-    ],
-    versions: { producer: 1 },
-  };
+  // The same tiny graph as tests/core/models/user-model.test.ts (tests/helpers/tiny-graph.ts).
+  const { H, W, C, K, N } = TINY_GRAPH;
+  const { w, b, shape } = tinyGraphWeights();
+  const modelTopology = TINY_GRAPH_TOPOLOGY;
   const u8 = (a: Float32Array | Int32Array): Uint8Array => new Uint8Array(a.buffer.slice(0));
   /** Converter-style: the weights in two groups, one shard each. */
   const files = (withFormat: boolean): ModelFile[] => [

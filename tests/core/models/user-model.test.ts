@@ -2,41 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
 import { fgsm } from '../../../src/core/attacks/fgsm';
+import { TINY_GRAPH, TINY_GRAPH_TOPOLOGY, tinyGraphWeights } from '../../helpers/tiny-graph';
 import { loadUserClassifier, MOBILENET_V2, parseImageNetLabels, validateUserModelSpec, type UserModelSpec } from '../../../src/core/models/user-model';
 
 /**
  * Bring-your-own models: a tiny GraphModel in the same format as tfhub's MobileNet v2 (a converted TF graph:
  * Placeholder → … → logits with a leading "background" class), and a LayersModel, both from memory (no network).
  */
-const H = 6;
-const W = 6;
-const C = 3;
-const K = 4; // classes, plus one background output in front
-const N = H * W * C;
+const { H, W, C, K, N } = TINY_GRAPH;
+const weights = tinyGraphWeights;
 
-function weights(): { w: Float32Array; b: Float32Array } {
-  const w = Float32Array.from({ length: N * (K + 1) }, (_, i) => Math.sin(i * 0.37) * 0.3);
-  const b = Float32Array.from({ length: K + 1 }, (_, i) => i * 0.01);
-  return { w, b };
-}
-
-/** The converter's JSON for: input [-1,6,6,3] → Reshape [-1,108] → MatMul w → BiasAdd b → logits [-1,5]. */
+/** The graph from memory, as tf.io would read it from the converter's files. */
 function graphHandler(): tf.io.IOHandler {
-  const { w, b } = weights();
-  const shape = Int32Array.from([-1, N]);
-  const dim = (...s: number[]) => ({ dim: s.map((v) => ({ size: String(v) })) });
-  const modelTopology = {
-    node: [
-      { name: 'input', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim(-1, H, W, C) } } },
-      { name: 'w', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(N, K + 1) } } } },
-      { name: 'b', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(K + 1) } } } },
-      { name: 'shape', op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: dim(2) } } } },
-      { name: 'flat', op: 'Reshape', input: ['input', 'shape'], attr: { T: { type: 'DT_FLOAT' } } },
-      { name: 'mm', op: 'MatMul', input: ['flat', 'w'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
-      { name: 'logits', op: 'BiasAdd', input: ['mm', 'b'], attr: { T: { type: 'DT_FLOAT' } } },
-    ],
-    versions: { producer: 1 },
-  };
+  const { w, b, shape } = weights();
+  const modelTopology = TINY_GRAPH_TOPOLOGY;
   const data = new Uint8Array(w.byteLength + b.byteLength + shape.byteLength);
   data.set(new Uint8Array(w.buffer), 0);
   data.set(new Uint8Array(b.buffer), w.byteLength);
