@@ -9,6 +9,9 @@
  *
  *   npx tsx training/train.ts <id> (or npx tsx training/maxout.ts <id>) [--epochs N] [--seed S] [--units U] [--pieces K] [--out DIR]
  *       [--train-limit N] [--quantize none|float16|uint8] [--log-every N]
+ *       [--init-from DIR --lr-max LR [--lr-min LR]]  continue a saved net (wider with --units U: Net2WiderNet)
+ *       [--validation N]  held-out images for early stopping (adversarial ids); 0 trains on all 60,000
+ *       [--ema DECAY]     save an exponential moving average of the weights
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -215,11 +218,25 @@ interface TrainResult {
 
 /** Adam with a per-batch cosine lr, seeded dropout, hand-applied max-norm; optional FGSM adversarial objective. */
 function trainNet(net: Net, train: Dataset, spec: FamilySpec, epochs: number, seed: number, logEvery: number,
-  val: Dataset | null, tag: string): TrainResult {
+  val: Dataset | null, tag: string, emaDecay: number | null = null): TrainResult {
   const rand = mulberry32(seed ^ 0x5eed);
   const optimizer = tf.train.adam(spec.lr.max);
   const setLr = (lr: number): void => { (optimizer as unknown as { learningRate: number }).learningRate = lr; };
   const vars = netVariables(net);
+  // Polyak averaging: an exponential moving average of every weight after each step (with max-norm applied);
+  // validation, early stopping and the saved net use the averaged weights.
+  const ema = emaDecay == null ? null : vars.map((v) => tf.variable(v.clone(), false));
+  const withEma = <T>(f: () => T): T => {
+    if (ema == null) return f();
+    const raw = vars.map((v) => v.clone());
+    vars.forEach((v, i) => v.assign(ema[i]));
+    try {
+      return f();
+    } finally {
+      vars.forEach((v, i) => v.assign(raw[i]));
+      raw.forEach((t) => t.dispose());
+    }
+  };
   const clf = netClassifier(net);
   const bs = spec.batchSize;
   const perEpoch = Math.ceil(train.n / bs);
@@ -262,6 +279,11 @@ function trainNet(net: Net, train: Dataset, spec: FamilySpec, epochs: number, se
         return value;
       });
       applyMaxNorm(net);
+      if (ema != null && emaDecay != null) {
+        // Bias-corrected warm-up: the average starts as the initial weights, so early steps move it faster.
+        const d = Math.min(emaDecay, (1 + done) / (10 + done));
+        tf.tidy(() => ema.forEach((e, i) => e.assign(tf.add(tf.mul(e, d), tf.mul(vars[i], 1 - d)))));
+      }
       x.dispose(); y.dispose(); labels.dispose();
       const l = loss.dataSync()[0];
       loss.dispose();
@@ -280,13 +302,13 @@ function trainNet(net: Net, train: Dataset, spec: FamilySpec, epochs: number, se
     trainSeconds += secs;
     const entry: TrainResult['history'][number] = { epoch: epoch + 1, loss: Math.round(lossSum / perEpoch * 1e4) / 1e4, seconds: Math.round(secs * 10) / 10 };
     if (val != null) {
-      const r = cleanAndFgsmAccuracy(clf, val, spec.adv?.eps ?? null);
+      const r = withEma(() => cleanAndFgsmAccuracy(clf, val, spec.adv?.eps ?? null));
       entry.valClean = r.clean;
       if (r.fgsm != null) entry.valFgsm = r.fgsm;
       const err = 1 - (r.fgsm ?? r.clean);
       if (best == null || err < best.err) {
         best?.weights.forEach((w) => w.dispose());
-        best = { err, epoch: epoch + 1, weights: allLayers.flatMap((layer) => layer.getWeights().map((w) => w.clone())) };
+        best = { err, epoch: epoch + 1, weights: withEma(() => allLayers.flatMap((layer) => layer.getWeights().map((w) => w.clone()))) };
       }
     }
     history.push(entry);
@@ -295,6 +317,11 @@ function trainNet(net: Net, train: Dataset, spec: FamilySpec, epochs: number, se
       (entry.valFgsm != null ? `, val FGSM ${(entry.valFgsm * 100).toFixed(2)}%` : ''));
   }
   optimizer.dispose();
+  if (ema != null) {
+    vars.forEach((v, i) => v.assign(ema[i]));
+    ema.forEach((e) => e.dispose());
+    log(`${tag}: the net now holds the averaged weights (decay ${String(emaDecay)})`);
+  }
   let bestEpoch: number | null = null;
   if (best != null) {
     let i = 0;
@@ -310,6 +337,60 @@ function trainNet(net: Net, train: Dataset, spec: FamilySpec, epochs: number, se
   return { seconds: trainSeconds, secondsPerEpoch: trainSeconds / epochs, history, bestEpoch };
 }
 
+/**
+ * Net2WiderNet for the two maxout layers (Chen, Goodfellow & Shlens, ICLR 2016): widens a trained
+ * [maxout U, maxout U, dense 10] net to `to` units per layer without changing its function. Unit j ≥ U
+ * copies a seeded random old unit (all `pieces` columns and biases); the next layer's input rows of
+ * every copy of a unit are the old row divided by the number of copies, so the sum is unchanged.
+ * Input: [[k1, b1], [k2, b2], [k3, b3]]; returns new tensors in the same layout.
+ */
+export function widenMaxoutWeights(layers: tf.Tensor[][], from: number, pieces: number, to: number, seed: number): tf.Tensor[][] {
+  if (to < from) throw new Error(`cannot narrow ${from} to ${to} units`);
+  const rand = mulberry32(seed ^ 0x31de);
+  const pick = (): { map: Int32Array; count: Int32Array } => {
+    const map = Int32Array.from({ length: to }, (_, j) => (j < from ? j : Math.floor(rand() * from)));
+    const count = new Int32Array(from);
+    for (const u of map) count[u]++;
+    return { map, count };
+  };
+  const g1 = pick();
+  const g2 = pick();
+  const [[k1, b1], [k2, b2], [k3, b3]] = layers;
+  const arr = (t: tf.Tensor): Float32Array => t.dataSync() as Float32Array;
+  // Columns of a [rows, from*pieces] kernel (or bias) to [rows, to*pieces] through a unit map.
+  const widenCols = (src: Float32Array, rows: number, g: { map: Int32Array }): Float32Array => {
+    const out = new Float32Array(rows * to * pieces);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < to; j++) {
+        for (let p = 0; p < pieces; p++) out[r * to * pieces + j * pieces + p] = src[r * from * pieces + g.map[j] * pieces + p];
+      }
+    }
+    return out;
+  };
+  // Rows of a [from, cols] kernel to [to, cols]: each copy gets the old row over the number of copies.
+  const widenRows = (src: Float32Array, cols: number, g: { map: Int32Array; count: Int32Array }): Float32Array => {
+    const out = new Float32Array(to * cols);
+    for (let i = 0; i < to; i++) {
+      const u = g.map[i];
+      for (let c = 0; c < cols; c++) out[i * cols + c] = src[u * cols + c] / g.count[u];
+    }
+    return out;
+  };
+  const inDim = (k1 as tf.Tensor2D).shape[0];
+  const outDim = (k3 as tf.Tensor2D).shape[1];
+  const nk1 = widenCols(arr(k1), inDim, g1);
+  const nb1 = widenCols(arr(b1), 1, g1);
+  const k2rows = widenRows(arr(k2), from * pieces, g1);
+  const nk2 = widenCols(k2rows, to, g2);
+  const nb2 = widenCols(arr(b2), 1, g2);
+  const nk3 = widenRows(arr(k3), outDim, g2);
+  return [
+    [tf.tensor2d(nk1, [inDim, to * pieces]), tf.tensor1d(nb1)],
+    [tf.tensor2d(nk2, [to, to * pieces]), tf.tensor1d(nb2)],
+    [tf.tensor2d(nk3, [to, outDim]), b3.clone()],
+  ];
+}
+
 interface Args {
   id: MaxoutId;
   epochs?: number;
@@ -321,13 +402,18 @@ interface Args {
   quantize?: WeightQuantization | null;
   initFrom?: string;
   lrMax?: number;
+  lrMin?: number;
+  /** Images held out for early stopping (adversarial ids); 0 trains on all 60,000 (Goodfellow et al.'s final phase). */
+  validation?: number;
+  ema?: number;
   logEvery: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const usage = `usage: npx tsx training/train.ts <${Object.keys(MAXOUT_SPECS).join('|')}> [--epochs N] [--seed S] ` +
     '[--units U] [--pieces K] [--out DIR] [--train-limit N] [--quantize none|float16|uint8] [--log-every N] ' +
-    '[--init-from DIR --lr-max LR  (continue training a saved single net, e.g. models/mnist-maxout)]';
+    '[--init-from DIR --lr-max LR [--lr-min LR]  (continue training a saved single net, e.g. models/mnist-maxout)] ' +
+    '[--validation N  (held-out images for early stopping; 0: train on all 60,000)] [--ema DECAY  (save averaged weights)]';
   const positional: string[] = [];
   const a: Partial<Args> = { logEvery: 100 };
   for (let i = 0; i < argv.length; i++) {
@@ -338,10 +424,17 @@ function parseArgs(argv: string[]): Args {
     if (v == null) throw new Error(`missing value for --${k}\n${usage}`);
     if (k === 'out') { a.out = v; continue; }
     if (k === 'init-from') { a.initFrom = v; continue; }
-    if (k === 'lr-max') {
+    if (k === 'lr-max' || k === 'lr-min') {
       const lr = Number(v);
-      if (!(lr > 0)) throw new Error(`bad --lr-max ${v}\n${usage}`);
-      a.lrMax = lr;
+      if (!(lr > 0)) throw new Error(`bad --${k} ${v}\n${usage}`);
+      if (k === 'lr-max') a.lrMax = lr;
+      else a.lrMin = lr;
+      continue;
+    }
+    if (k === 'ema') {
+      const d = Number(v);
+      if (!(d > 0 && d < 1)) throw new Error(`bad --ema ${v} (a decay in (0, 1), e.g. 0.999)\n${usage}`);
+      a.ema = d;
       continue;
     }
     if (k === 'quantize') {
@@ -357,6 +450,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === 'pieces') a.pieces = n;
     else if (k === 'train-limit') a.trainLimit = n;
     else if (k === 'log-every') a.logEvery = n;
+    else if (k === 'validation') a.validation = n;
     else throw new Error(`unknown option --${k}\n${usage}`);
   }
   if (positional.length !== 1 || !(positional[0] in MAXOUT_SPECS)) throw new Error(usage);
@@ -367,12 +461,16 @@ function parseArgs(argv: string[]): Args {
 export async function trainMaxout(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const base = MAXOUT_SPECS[args.id];
+  // Continuing a saved net keeps its width unless --units asks for a wider one.
+  const initUnits = args.initFrom != null
+    ? (JSON.parse(readFileSync(join(args.initFrom, 'card.json'), 'utf8')) as { maxout?: { units?: number } }).maxout?.units
+    : undefined;
   const spec: FamilySpec = {
     ...base,
-    units: args.units ?? base.units,
+    units: args.units ?? initUnits ?? base.units,
     pieces: args.pieces ?? base.pieces,
     quantize: args.quantize === undefined ? base.quantize : args.quantize,
-    lr: { max: args.lrMax ?? base.lr.max, min: base.lr.min },
+    lr: { max: args.lrMax ?? base.lr.max, min: args.lrMin ?? base.lr.min },
   };
   const epochs = args.epochs ?? spec.epochs;
   const seed = args.seed ?? spec.seed;
@@ -382,8 +480,8 @@ export async function trainMaxout(argv: string[]): Promise<void> {
   const test = loadDataset('mnist', 'test');
   if (args.trainLimit != null && args.trainLimit < train.n) train = subset(train, 0, args.trainLimit);
   let val: Dataset | null = null;
-  if (spec.adv != null) {
-    const nv = Math.min(spec.adv.validation, Math.floor(train.n / 6));
+  if (spec.adv != null && args.validation !== 0) {
+    const nv = Math.min(args.validation ?? spec.adv.validation, Math.floor(train.n / 6));
     val = subset(train, train.n - nv, train.n);
     train = subset(train, 0, train.n - nv);
   }
@@ -394,6 +492,7 @@ export async function trainMaxout(argv: string[]): Promise<void> {
   const memberResults: { seed: number; result: TrainResult }[] = [];
   let result: TrainResult | null = null;
   let prevCard: Record<string, unknown> | null = null;
+  let widened: { from: number; to: number } | null = null;
   if (spec.members != null) {
     const built = buildEnsemble(seed, spec.units, spec.pieces, spec.members);
     model = built.model;
@@ -407,12 +506,21 @@ export async function trainMaxout(argv: string[]): Promise<void> {
     if (args.initFrom != null) {
       // Continue from saved weights (and its card): same architecture, weights copied layer by layer.
       const prev = await loadLayersModelFromDir(args.initFrom);
-      for (const name of ['maxout1', 'maxout2', 'logits']) model.getLayer(name).setWeights(prev.getLayer(name).getWeights());
+      const prevUnits = (prev.getLayer('maxout1').getConfig() as { units?: number }).units;
+      if (prevUnits != null && prevUnits !== spec.units) {
+        widened = { from: prevUnits, to: spec.units };
+        const w = widenMaxoutWeights(['maxout1', 'maxout2', 'logits'].map((n) => prev.getLayer(n).getWeights()), prevUnits, spec.pieces, spec.units, seed);
+        ['maxout1', 'maxout2', 'logits'].forEach((n, i) => model.getLayer(n).setWeights(w[i]));
+        w.flat().forEach((t) => t.dispose());
+        log(`widened ${args.initFrom} from ${prevUnits} to ${spec.units} units per maxout layer (function-preserving)`);
+      } else {
+        for (const name of ['maxout1', 'maxout2', 'logits']) model.getLayer(name).setWeights(prev.getLayer(name).getWeights());
+      }
       prevCard = JSON.parse(readFileSync(join(args.initFrom, 'card.json'), 'utf8')) as Record<string, unknown>;
       prev.dispose();
       log(`initialized from ${args.initFrom} (${String(prevCard.epochs)} epochs, test ${String(prevCard.testAccuracy)})`);
     }
-    result = trainNet(built.net, train, spec, epochs, seed, args.logEvery, val, args.id);
+    result = trainNet(built.net, train, spec, epochs, seed, args.logEvery, val, args.id, args.ema ?? null);
   }
   const params = model.countParams();
   const architecture = describeArchitecture(model).map((l) => l.replace('Maxout', `Maxout ${spec.units}x${spec.pieces}`));
@@ -472,30 +580,48 @@ export async function trainMaxout(argv: string[]): Promise<void> {
     family.combination = 'arithmetic mean of the 5 members\' softmax outputs (tf.layers.average)';
   } else if (result != null) {
     family.history = result.history;
-    if (spec.adv != null && val != null) {
+    if (spec.adv != null) {
       family.adversarialTraining = {
         objective: 'alpha*J(x) + (1-alpha)*J(x + eps*sign(grad_x J(x))), FGSM on the current weights (no dropout) at every step, true labels',
         alpha: spec.adv.alpha, eps: spec.adv.eps,
       };
+    }
+    if (spec.adv != null && val != null) {
       const best = result.history.find((h) => h.epoch === result?.bestEpoch);
       family.validation = {
         heldOut: val.n, source: `the last ${val.n} MNIST training images`, criterion: 'FGSM (eps 0.25) validation error',
         bestEpoch: result.bestEpoch, bestValCleanAccuracy: best?.valClean, bestValFgsmAccuracy: best?.valFgsm,
         retrainedOnFullTrainingSet: false,
       };
+    } else if (spec.adv != null && prevCard?.validation != null && typeof prevCard.validation === 'object') {
+      // Goodfellow et al.'s last step: the early-stopped net trained on all 60,000 images (no hold-out).
+      family.validation = { ...(prevCard.validation as Record<string, unknown>), retrainedOnFullTrainingSet: true };
     }
+    if (args.ema != null) family.weightAveraging = { kind: 'exponential moving average of the weights after every step', decay: args.ema };
   }
   const phaseSeconds = result?.seconds ?? memberResults.reduce((a, r) => a + r.result.seconds, 0);
   const prevSeconds = prevCard != null ? Number(prevCard.trainingSeconds) : 0;
   const prevEpochs = prevCard != null ? Number(prevCard.epochs) : 0;
   const totalSeconds = phaseSeconds + prevSeconds;
   if (prevCard != null) {
-    family.phases = [
+    // A card that already lists phases (a fine-tuned net) contributes them all; otherwise it is one phase.
+    const earlier = Array.isArray(prevCard.phases) ? (prevCard.phases as unknown[]) : [
       { epochs: prevEpochs, trainingSeconds: prevCard.trainingSeconds, optimizer: prevCard.optimizer, seed: prevCard.seed,
         command: prevCard.command, testAccuracyAfter: prevCard.testAccuracy, quantizationOfSavedWeights: prevCard.quantization,
         history: prevCard.history },
+    ];
+    if (Array.isArray(prevCard.phases)) {
+      // The last listed phase is the one that produced the saved net: attach its outcome and history.
+      const last = earlier[earlier.length - 1] as Record<string, unknown>;
+      earlier[earlier.length - 1] = { ...last, command: prevCard.command, testAccuracyAfter: prevCard.testAccuracy,
+        fgsmAccuracyAfter: prevCard.fgsmAccuracy, quantizationOfSavedWeights: prevCard.quantization, history: prevCard.history };
+    }
+    family.phases = [
+      ...earlier,
       { epochs, trainingSeconds: Math.round(phaseSeconds * 10) / 10, optimizer: `adam (fresh state), lr cosine ${spec.lr.max} -> ${spec.lr.min} per batch`,
-        seed, initializedFrom: `${args.initFrom} (its saved ${String(prevCard.quantization)} weights)` },
+        seed, initializedFrom: `${args.initFrom} (its saved ${String(prevCard.quantization)} weights)`,
+        trainingImages: train.n, ...(args.ema != null ? { weightAveragingDecay: args.ema } : {}),
+        ...(widened != null ? { widened: { ...widened, method: 'Net2WiderNet (Chen, Goodfellow & Shlens 2016): new units copy random old ones, outgoing weights split evenly' } } : {}) },
     ];
   }
   const card = {

@@ -1,0 +1,41 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildMaxoutNet, widenMaxoutWeights } from '../../training/maxout';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  await tf.ready();
+});
+
+const LAYERS = ['maxout1', 'maxout2', 'logits'] as const;
+
+describe('widenMaxoutWeights (Net2WiderNet)', () => {
+  it('keeps the function of a maxout net while adding units, and leaks no tensors', () => {
+    const narrow = buildMaxoutNet(3, 6, 3).model;
+    const wide = buildMaxoutNet(4, 11, 3).model;
+    const before = tf.memory().numTensors;
+    const w = widenMaxoutWeights(LAYERS.map((n) => narrow.getLayer(n).getWeights()), 6, 3, 11, 7);
+    LAYERS.forEach((n, i) => wide.getLayer(n).setWeights(w[i]));
+    w.flat().forEach((t) => t.dispose());
+    expect(tf.memory().numTensors).toBe(before);
+    const x = tf.randomUniform([5, 28, 28, 1], 0, 1, 'float32', 1);
+    const a = narrow.predict(x) as tf.Tensor;
+    const b = wide.predict(x) as tf.Tensor;
+    const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    expect(diff).toBeLessThan(1e-4);
+    // The wider net really has the new units, and they copy old ones (every column of the widened kernel is an old column).
+    const k1 = wide.getLayer('maxout1').getWeights()[0];
+    expect(k1.shape).toEqual([784, 33]);
+    const k2 = wide.getLayer('maxout2').getWeights()[0];
+    expect(k2.shape).toEqual([11, 33]);
+    tf.dispose([x, a, b]);
+    narrow.dispose();
+    wide.dispose();
+  });
+
+  it('refuses to narrow', () => {
+    const net = buildMaxoutNet(3, 6, 2).model;
+    expect(() => widenMaxoutWeights(LAYERS.map((n) => net.getLayer(n).getWeights()), 6, 2, 4, 1)).toThrow(/narrow/);
+    net.dispose();
+  });
+});
