@@ -468,10 +468,11 @@ function parseArgs(argv: string[]): Args {
 export async function trainMaxout(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const base = MAXOUT_SPECS[args.id];
-  // Continuing a saved net keeps its width unless --units asks for a wider one.
-  const initUnits = args.initFrom != null
-    ? (JSON.parse(readFileSync(join(args.initFrom, 'card.json'), 'utf8')) as { maxout?: { units?: number } }).maxout?.units
-    : undefined;
+  // The card of a saved net to continue from; continuing keeps its width unless --units asks for a wider one.
+  const prevCard = args.initFrom != null
+    ? JSON.parse(readFileSync(join(args.initFrom, 'card.json'), 'utf8')) as Record<string, unknown> & { maxout?: { units?: number } }
+    : null;
+  const initUnits = prevCard?.maxout?.units;
   const spec: FamilySpec = {
     ...base,
     units: args.units ?? initUnits ?? base.units,
@@ -498,7 +499,6 @@ export async function trainMaxout(argv: string[]): Promise<void> {
   let model: tf.LayersModel;
   const memberResults: { seed: number; result: TrainResult }[] = [];
   let result: TrainResult | null = null;
-  let prevCard: Record<string, unknown> | null = null;
   let widened: { from: number; to: number } | null = null;
   if (spec.members != null) {
     const built = buildEnsemble(seed, spec.units, spec.pieces, spec.members);
@@ -511,7 +511,7 @@ export async function trainMaxout(argv: string[]): Promise<void> {
     const built = buildMaxoutNet(seed, spec.units, spec.pieces);
     model = built.model;
     if (args.initFrom != null) {
-      // Continue from saved weights (and its card): same architecture, weights copied layer by layer.
+      // Continue from saved weights: copied layer by layer, or widened when --units is larger.
       const prev = await loadLayersModelFromDir(args.initFrom);
       const prevUnits = (prev.getLayer('maxout1').getConfig() as { units?: number }).units;
       if (prevUnits != null && prevUnits !== spec.units) {
@@ -523,9 +523,8 @@ export async function trainMaxout(argv: string[]): Promise<void> {
       } else {
         for (const name of ['maxout1', 'maxout2', 'logits']) model.getLayer(name).setWeights(prev.getLayer(name).getWeights());
       }
-      prevCard = JSON.parse(readFileSync(join(args.initFrom, 'card.json'), 'utf8')) as Record<string, unknown>;
       prev.dispose();
-      log(`initialized from ${args.initFrom} (${String(prevCard.epochs)} epochs, test ${String(prevCard.testAccuracy)})`);
+      log(`initialized from ${args.initFrom} (${String(prevCard?.epochs)} epochs, test ${String(prevCard?.testAccuracy)})`);
     }
     result = trainNet(built.net, train, spec, epochs, seed, args.logEvery, val, args.id, args.ema ?? null);
   }
@@ -611,18 +610,14 @@ export async function trainMaxout(argv: string[]): Promise<void> {
   const prevEpochs = prevCard != null ? Number(prevCard.epochs) : 0;
   const totalSeconds = phaseSeconds + prevSeconds;
   if (prevCard != null) {
-    // A card that already lists phases (a fine-tuned net) contributes them all; otherwise it is one phase.
-    const earlier = Array.isArray(prevCard.phases) ? (prevCard.phases as unknown[]) : [
-      { epochs: prevEpochs, trainingSeconds: prevCard.trainingSeconds, optimizer: prevCard.optimizer, seed: prevCard.seed,
-        command: prevCard.command, testAccuracyAfter: prevCard.testAccuracy, quantizationOfSavedWeights: prevCard.quantization,
-        history: prevCard.history },
-    ];
-    if (Array.isArray(prevCard.phases)) {
-      // The last listed phase is the one that produced the saved net: attach its outcome and history.
-      const last = earlier[earlier.length - 1] as Record<string, unknown>;
-      earlier[earlier.length - 1] = { ...last, command: prevCard.command, testAccuracyAfter: prevCard.testAccuracy,
-        fgsmAccuracyAfter: prevCard.fgsmAccuracy, quantizationOfSavedWeights: prevCard.quantization, history: prevCard.history };
-    }
+    // The saved net's outcome, attached to the phase that produced it: the last one its card lists (a
+    // fine-tuned net), or a single phase built from the card.
+    const outcome = { command: prevCard.command, testAccuracyAfter: prevCard.testAccuracy, fgsmAccuracyAfter: prevCard.fgsmAccuracy,
+      quantizationOfSavedWeights: prevCard.quantization, history: prevCard.history };
+    const listed = Array.isArray(prevCard.phases) ? (prevCard.phases as Record<string, unknown>[]) : [];
+    const earlier = listed.length > 0
+      ? [...listed.slice(0, -1), { ...listed[listed.length - 1], ...outcome }]
+      : [{ epochs: prevEpochs, trainingSeconds: prevCard.trainingSeconds, optimizer: prevCard.optimizer, seed: prevCard.seed, ...outcome }];
     family.phases = [
       ...earlier,
       { epochs, trainingSeconds: Math.round(phaseSeconds * 10) / 10, optimizer: `adam (fresh state), lr cosine ${spec.lr.max} -> ${spec.lr.min} per batch`,

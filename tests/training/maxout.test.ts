@@ -23,7 +23,7 @@ describe('widenMaxoutWeights (Net2WiderNet)', () => {
     const b = wide.predict(x) as tf.Tensor;
     const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
     expect(diff).toBeLessThan(1e-4);
-    // The wider net really has the new units, and they copy old ones (every column of the widened kernel is an old column).
+    // The wider net really has the new units.
     const k1 = wide.getLayer('maxout1').getWeights()[0];
     expect(k1.shape).toEqual([784, 33]);
     const k2 = wide.getLayer('maxout2').getWeights()[0];
