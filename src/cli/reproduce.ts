@@ -432,6 +432,9 @@ export function trainingFacts(cards: Readonly<Record<string, ModelCard>>): Recor
   const adv = cards['mnist-maxout-adv'];
   const phases = field(adv, 'phases');
   const fineTune = Array.isArray(phases) && phases.length > 1 ? phases[phases.length - 1] : undefined;
+  // A clean phase that widened the net before the adversarial one, and the adversarial phase's augmentation.
+  const widenedBy = Array.isArray(phases) ? phases.slice(0, -1).find((p) => field(p, 'widened') != null) : undefined;
+  const shiftPx = field(adv, 'augmentation', 'maxPixels');
   const ens = cards['mnist-ensemble-5'];
   const members = field(ens, 'members');
   return {
@@ -441,7 +444,9 @@ export function trainingFacts(cards: Readonly<Record<string, ModelCard>>): Recor
       : recipe('mnist-softmax'),
     maxoutRecipe: recipe('mnist-maxout'),
     lrDecay: field(cards['mnist-lr-3v7'], 'weightDecay') == null ? 'unregularised' : `weight decay ${shown(field(cards['mnist-lr-3v7'], 'weightDecay'))}`,
-    adv: `${fineTune ? `fine-tuned from mnist-maxout for ${shown(field(fineTune, 'epochs'))} epochs` : 'trained'} with α = ${shown(field(adv, 'adversarialTraining', 'alpha'))}, ε = ${shown(field(adv, 'adversarialTraining', 'eps'))}, `
+    adv: `${fineTune ? `fine-tuned from mnist-maxout${widenedBy != null ? ` (widened to ${shown(field(adv, 'maxout', 'units'))} units per layer, then ${shown(field(widenedBy, 'epochs'))} clean epochs)` : ''} `
+      + `for ${shown(field(fineTune, 'epochs'))} epochs` : 'trained'}${shiftPx != null ? ` on training images shifted by up to ${shown(shiftPx)} px` : ''} `
+      + `with α = ${shown(field(adv, 'adversarialTraining', 'alpha'))}, ε = ${shown(field(adv, 'adversarialTraining', 'eps'))}, `
       + `early-stopped on ${shown(field(adv, 'validation', 'criterion'))} (models/mnist-maxout-adv/card.json)`,
     ensemble: `ours has ${Array.isArray(members) ? members.length : '?'} members of ${shown(field(ens, 'maxout', 'units'))}×${shown(field(ens, 'maxout', 'pieces'))} maxout units trained ${shown(ens.epochs)} epochs each (models/mnist-ensemble-5/card.json)`,
   };
@@ -610,7 +615,9 @@ export async function runReproduce(opts: ReproduceOptions, log: (line: string) =
       higher: facts.maxoutRecipe, lower: facts.maxoutRecipe,
     }),
     compared(data, 'advtrain', 'goodfellow.advtrain.maxoutAdv.cleanError', 'mnist-maxout-adv', 'clean error', maxoutAdv.cleanError, maxoutAdv.n, PAPER_TEST_N.mnist, {
-      higher: `the paper's regularising effect (lower clean error after adversarial training) does not appear: our net is ${advNote}`,
+      higher: maxoutAdv.cleanError >= maxout.cleanError
+        ? `the paper's regularising effect (lower clean error after adversarial training) does not appear: our net is ${advNote}`
+        : `our clean error is below mnist-maxout's (${pct(maxoutAdv.cleanError)} vs ${pct(maxout.cleanError)}), the paper's direction, but our net differs from mnist-maxout by more than the objective: it is ${advNote}`,
       lower: advNote,
     }),
     compared(data, 'advtrain', 'goodfellow.advtrain.maxout.advError', 'mnist-maxout', 'FGSM error', maxout.adversarialError, maxout.n, PAPER_TEST_N.mnist, {

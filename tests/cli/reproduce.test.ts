@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  crossing, FIGURES, KOS_FIGURES, loadPaperData, PAPERNOT_EXTRA_FIGURES, PAPERNOT_FIGURES, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, type ReproduceResult,
+  crossing, FIGURES, KOS_FIGURES, loadPaperData, PAPERNOT_EXTRA_FIGURES, PAPERNOT_FIGURES, pct, planFor, REPORT_FILE, RESULTS_FILE, reproduceOptions, trainingFacts, type ReproduceResult,
 } from '../../src/cli/reproduce';
 import { parsePopupMatrices, POPUP_MATRICES_FILE } from '../../src/core/metrics/popup-matrices';
 import { escapeXml, heatmap, imageGrid, lineChart, niceTicks } from '../../src/cli/svg';
 import { formatPaperNumber } from '../../src/core/metrics/reproduce-papers';
 import { BRADSHAW_FIGURES } from '../../src/cli/reproduce-bradshaw';
+import type { ModelCard } from '../../src/cli/models';
 
 /** Well-formedness, XML-ish: one root <svg>, every tag closed in order, no stray '<' or '&'. */
 function checkSvg(svg: string): void {
@@ -93,6 +94,28 @@ describe('svg writer', () => {
     expect(niceTicks(0, 100, 6)).toEqual([0, 20, 40, 60, 80, 100]);
     expect(niceTicks(2, 2)).toEqual([2]);
     expect(escapeXml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;');
+  });
+});
+
+describe('training facts from the model cards', () => {
+  const card = (id: string, extra: Record<string, unknown> = {}): ModelCard => ({ id, dataset: 'mnist', testN: 10000, optimizer: 'adam', epochs: 3, ...extra });
+  const cards = (adv: Record<string, unknown>): Record<string, ModelCard> => ({
+    'mnist-softmax': card('mnist-softmax'), 'mnist-maxout': card('mnist-maxout'), 'mnist-lr-3v7': card('mnist-lr-3v7'),
+    'mnist-ensemble-5': card('mnist-ensemble-5', { members: [{}, {}], maxout: { units: 120, pieces: 4 } }),
+    'mnist-maxout-adv': card('mnist-maxout-adv', {
+      adversarialTraining: { alpha: 0.5, eps: 0.25 }, validation: { criterion: 'FGSM (eps 0.25) validation error' }, ...adv,
+    }),
+  });
+
+  it('says how mnist-maxout-adv was made: plain fine-tuning, or widened and with shifted images', () => {
+    const plain = trainingFacts(cards({ phases: [{ epochs: 50 }, { epochs: 8 }] })).adv;
+    expect(plain).toBe('fine-tuned from mnist-maxout for 8 epochs with α = 0.5, ε = 0.25, early-stopped on FGSM (eps 0.25) validation error (models/mnist-maxout-adv/card.json)');
+    const widened = trainingFacts(cards({
+      maxout: { units: 400, pieces: 5 }, augmentation: { maxPixels: 1 },
+      phases: [{ epochs: 50 }, { epochs: 8, widened: { from: 240, to: 400 } }, { epochs: 6 }],
+    })).adv;
+    expect(widened).toContain('fine-tuned from mnist-maxout (widened to 400 units per layer, then 8 clean epochs) for 6 epochs on training images shifted by up to 1 px with α = 0.5');
+    expect(trainingFacts(cards({})).adv).toMatch(/^trained with α = 0.5/);
   });
 });
 

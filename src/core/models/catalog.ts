@@ -60,7 +60,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     output: 'binary-logit',
   }),
   mnist('mnist-maxout', 'Maxout MLP 240×5 ×2, dropout', 'Goodfellow et al. 2015'),
-  mnist('mnist-maxout-adv', 'Maxout MLP, adversarially trained (ε=0.25)', 'Goodfellow et al. 2015'),
+  mnist('mnist-maxout-adv', 'Maxout MLP 400×5 ×2, adversarially trained (ε=0.25)', 'Goodfellow et al. 2015'),
   mnist('mnist-ensemble-5', 'Ensemble of 5 maxout nets', 'Goodfellow et al. 2015', { output: 'probs' }),
   mnist('mnist-vae', 'Variational autoencoder', 'Kos et al. 2017', { kind: 'vae', format: 'vae' }),
   mnist('mnist-vae-clf', 'Classifier on the VAE latent mean', 'Kos et al. 2017'),
