@@ -9,7 +9,8 @@
  * MNIST_DIR (the IDX test files), BENCH_WEBGPU_PATCH / BENCH_UPLOADS / BENCH_GRADS (1 or 0: see below), BENCH_RUNS, BENCH_WORKLOADS (comma list; default all),
  * BENCH_SLOW (comma list run last with BENCH_SLOW_RUNS runs, default 3), BENCH_MICRO (comma list;
  * default all), CW_STEPS (steps of the cw-step-900 difference, default 100), BENCH_TF_FLAGS (JSON of tfjs
- * flags), BENCH_CHAIN=0 (micro-workloads without the tape-free VJP of src/core/models/chain.ts), BENCH_RAW=1 (raw WebGPU dispatch costs, bench/micro-raw.ts).
+ * flags), BENCH_CHAIN=0 (micro-workloads without the tape-free VJP of src/core/models/chain.ts), BENCH_FUSED=0 (without
+ * the fused kernels of src/core/kernels/fused.ts), BENCH_RAW=1 (raw WebGPU dispatch costs, bench/micro-raw.ts).
  */
 import { appendFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +18,7 @@ import { create, globals } from 'webgpu';
 import { installNodeWebGpu, type DawnModule } from '../src/cli/webgpu';
 import { patchWebGpuKernels, patchWebGpuUploads } from '../src/core/kernels/webgpu';
 import { patchGradients } from '../src/core/kernels/gradients';
+import { setFusedKernels } from '../src/core/kernels/fused';
 import { loadMnist } from '../src/cli/data';
 import { loadShippedClassifier } from '../src/cli/models';
 import { runRawDispatch } from './micro-raw';
@@ -43,11 +45,13 @@ const grads = on(process.env.BENCH_GRADS, true) ? patchGradients() : false;
 if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") failed');
 await tf.ready();
 const uploads = on(process.env.BENCH_UPLOADS, true) ? patchWebGpuUploads() : false;
+const fused = on(process.env.BENCH_FUSED, true);
+setFusedKernels(fused);
 // BENCH_TF_FLAGS: a JSON object of tfjs flags to set (e.g. {"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":1}).
 for (const [k, v] of Object.entries(JSON.parse(process.env.BENCH_TF_FLAGS ?? '{}') as Record<string, number | boolean | string>)) tf.env().set(k, v);
 const backend = tf.backend() as unknown as { adapterInfo?: unknown; device?: { adapterInfo?: unknown } };
 const info = backend.adapterInfo ?? backend.device?.adapterInfo;
-print({ kind: 'env', patched, grads, uploads, chain: process.env.BENCH_CHAIN !== '0', dawn, backend: tf.getBackend(), adapter: info ? JSON.parse(JSON.stringify(info)) : null, node: process.version, tfjs: tf.version.tfjs, flags: tf.env().getFlags() });
+print({ kind: 'env', patched, grads, uploads, fused, chain: process.env.BENCH_CHAIN !== '0', dawn, backend: tf.getBackend(), adapter: info ? JSON.parse(JSON.stringify(info)) : null, node: process.version, tfjs: tf.version.tfjs, flags: tf.env().getFlags() });
 
 if (process.env.BENCH_RAW === '1') {
   const device = (tf.backend() as unknown as { device: unknown }).device;

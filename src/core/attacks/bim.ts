@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { signStep } from '../kernels/fused';
 import { deviceScalar } from '../tensors';
 import type { Classifier } from '../models/types';
 import { crossEntropyGradient } from './gradients';
@@ -30,8 +31,8 @@ function projectL2(delta: tf.Tensor, eps: number): tf.Tensor {
   return tf.mul(flat, factor).reshape(delta.shape);
 }
 
-function normalizedStep(grad: tf.Tensor, norm: Norm): tf.Tensor {
-  if (norm === 'inf') return tf.sign(grad);
+/** The L2-normalised gradient (the L∞ step is signStep's). */
+function normalizedStep(grad: tf.Tensor): tf.Tensor {
   const n = grad.shape[0] ?? 1;
   const flat = grad.reshape([n, -1]);
   const l2 = tf.maximum(tf.sqrt(tf.sum(tf.square(flat), 1, true)), 1e-12);
@@ -78,10 +79,10 @@ export async function bim(model: Classifier, x: tf.Tensor4D, opts: BimOptions, c
       await step({ done: i, total: steps, phase: `step ${i + 1}/${steps}` });
       const next = tf.tidy(() => {
         const grad = crossEntropyGradient(model, adv, labels);
-        const moved = tf.add(adv, tf.mul(normalizedStep(grad, norm), signedStep));
-        let delta = tf.sub(moved, x);
-        delta = norm === 'inf' ? tf.clipByValue(delta, -eps, eps) : projectL2(delta, eps);
-        return tf.clipByValue(tf.add(x, delta), min, max) as tf.Tensor4D;
+        // The L∞ step and projections: one fused kernel on WebGPU (kernels/fused.ts), the ops below elsewhere.
+        if (norm === 'inf') return signStep(adv, grad, targeted ? -stepSize : stepSize, min, max, { x0: x, radius: eps }, signedStep);
+        const moved = tf.add(adv, tf.mul(normalizedStep(grad), signedStep));
+        return tf.clipByValue(tf.add(x, projectL2(tf.sub(moved, x), eps)), min, max) as tf.Tensor4D;
       });
       adv.dispose();
       adv = next;

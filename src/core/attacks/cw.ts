@@ -4,6 +4,7 @@ import { tapeFreeVjp } from '../models/chain';
 import type { Classifier } from '../models/types';
 import { deviceScalars } from '../tensors';
 import { cwAdam, cwForward, cwFusedAvailable } from '../kernels/cw-step';
+import * as gpu from '../kernels/cw-webgpu';
 import { stepper, type StepControl, type TraceEntry } from './types';
 
 export interface CwL2Options {
@@ -165,6 +166,8 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
   const step = stepper(ctl);
   // wasm/cpu: the element-wise work of an iteration in two fused kernels (src/core/kernels/cw-step.ts).
   const fused = cwFusedAvailable();
+  // webgpu: the iteration in 7 programs around the model's pass (src/core/kernels/cw-webgpu.ts).
+  const onGpu = gpu.cwGpuAvailable();
   // The model's tape-free logits + VJP where it has one (a chain of standard layers), else tf's tape.
   const vjp = tapeFreeVjp(model);
   const trace: TraceEntry[] = [];
@@ -264,7 +267,10 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             return t;
           };
           try {
-            let adv: tf.Tensor4D, l2: tf.Tensor1D, z: tf.Tensor2D, perImage: tf.Tensor1D, grad: tf.Tensor | undefined;
+            let adv: tf.Tensor4D, l2: tf.Tensor1D, z: tf.Tensor2D, grad: tf.Tensor | undefined;
+            // The loss per image, for the status read back at a check (made only then where it is not a by-product).
+            let perImage: () => tf.Tensor1D;
+            const lossOf = (l: tf.Tensor1D, mg: tf.Tensor1D) => (): tf.Tensor1D => tf.add(l, tf.mul(cur.c, tf.maximum(mg, k.negKappa))) as tf.Tensor1D;
             // Adam's result when the fused kernel computed it.
             let adam: { w: tf.Tensor4D; m: tf.Tensor4D; v: tf.Tensor4D } | undefined;
             /**
@@ -289,7 +295,16 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             };
             // The margin Z_y − max Z_i (or its targeted form) of the pre-update point, when the loss computed it.
             let marginNow: tf.Tensor1D | undefined;
-            if (vjp && fused) {
+            if (vjp && onGpu) {
+              adv = gpu.cwAdv(cur.w, { lo, hi, scale });
+              l2 = gpu.cwL2(adv, cur.x0);
+              const sa = { negKappa: -kappa, targeted };
+              const r = vjp(adv, (zz) => gpu.cwSeed(zz, cur.oneHot, cur.labelMask, cur.c, sa));
+              z = r.logits;
+              marginNow = gpu.cwMargin(z, cur.oneHot, cur.labelMask, sa);
+              perImage = lossOf(l2, marginNow);
+              adam = gpu.cwAdam({ w: cur.w, x0: cur.x0, g: r.grad as tf.Tensor4D, m: cur.m, v: cur.v, lr: k.lrT }, { lo, hi, scale, b1: ADAM_B1, b2: ADAM_B2, eps: ADAM_EPS, it });
+            } else if (vjp && fused) {
               const attrs = { lo, hi, scale, b1: ADAM_B1, b2: ADAM_B2, eps: ADAM_EPS, it };
               const fw = cwForward(cur.w, cur.x0, attrs);
               adv = fw.adv;
@@ -297,7 +312,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               const r = modelPart(adv);
               z = r.logits;
               marginNow = r.margin;
-              perImage = tf.add(l2, tf.mul(cur.c, tf.maximum(marginNow, k.negKappa))) as tf.Tensor1D;
+              perImage = lossOf(l2, marginNow);
               adam = cwAdam({ w: cur.w, t: fw.t, diff: fw.diff, g: r.grad as tf.Tensor4D, m: cur.m, v: cur.v, lr: k.lrT }, attrs);
             } else if (vjp) {
               // The same loss and gradient written out, the model's part by its tape-free VJP
@@ -311,7 +326,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               const r = modelPart(adv);
               z = r.logits;
               marginNow = r.margin;
-              perImage = tf.add(l2, tf.mul(cur.c, tf.maximum(marginNow, k.negKappa))) as tf.Tensor1D;
+              perImage = lossOf(l2, marginNow);
               const dA = tf.add(tf.mul(diff, k.two), r.grad);
               const inBox = tf.logicalAnd(tf.greaterEqual(u, k.lo), tf.lessEqual(u, k.hi));
               grad = tf.mul(tf.mul(tf.where(inBox, dA, tf.zerosLike(dA)), k.scale), tf.sub(k.one, tf.square(t)));
@@ -323,7 +338,9 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
                 const f = tf.maximum(margin(zz, cur.oneHot, cur.labelMask), k.negKappa);
                 return tf.sum(hold(tf.add(l, tf.mul(cur.c, f))));
               })(cur.w, k.dy).grad;
-              [adv, l2, z, perImage] = kept as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D];
+              let p: tf.Tensor1D;
+              [adv, l2, z, p] = kept as [tf.Tensor4D, tf.Tensor1D, tf.Tensor2D, tf.Tensor1D];
+              perImage = () => p;
             }
             // Adam (Kingma & Ba), bias correction folded into the step size as in TF1.
             let w: tf.Tensor4D, m: tf.Tensor4D, v: tf.Tensor4D;
@@ -347,7 +364,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               bestL2: tf.where(improved, l2, cur.bestL2),
               bestAdv: tf.where(tf.reshape(improved, [rowsNow, 1, 1, 1]), adv, cur.bestAdv),
             };
-            return check ? { state, status: tf.stack([perImage, tf.cast(stepSuccNext, 'float32')]) as tf.Tensor2D } : { state };
+            return check ? { state, status: tf.stack([perImage(), tf.cast(stepSuccNext, 'float32')]) as tf.Tensor2D } : { state };
           } finally {
             tf.dispose(kept);
           }

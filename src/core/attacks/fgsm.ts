@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ProbeError } from '../errors';
+import { signStep } from '../kernels/fused';
 import { deviceScalar } from '../tensors';
 import type { Classifier } from '../models/types';
 import { crossEntropyGradient } from './gradients';
@@ -30,16 +31,13 @@ export function fgsm(model: Classifier, x: tf.Tensor4D, opts: FgsmOptions): tf.T
   const { min, max } = model.inputRange;
   return tf.tidy(() => {
     const grad = crossEntropyGradient(model, x, opts.y);
-    let step: tf.Tensor;
-    if (norm === 'inf') {
-      step = tf.sign(grad);
-    } else {
-      const n = x.shape[0];
-      const flat = grad.reshape([n, -1]);
-      const l2 = tf.maximum(tf.sqrt(tf.sum(tf.square(flat), 1, true)), deviceScalar(1e-12));
-      step = tf.div(flat, l2).reshape(x.shape);
-    }
-    const signed = tf.mul(step, deviceScalar(targeted ? -eps : eps));
-    return tf.clipByValue(tf.add(x, signed), min, max) as tf.Tensor4D;
+    const signedEps = targeted ? -eps : eps;
+    // clip(x + ε·sign(g)): one fused kernel on WebGPU (kernels/fused.ts).
+    if (norm === 'inf') return signStep(x, grad, signedEps, min, max);
+    const n = x.shape[0];
+    const flat = grad.reshape([n, -1]);
+    const l2 = tf.maximum(tf.sqrt(tf.sum(tf.square(flat), 1, true)), deviceScalar(1e-12));
+    const step = tf.div(flat, l2).reshape(x.shape);
+    return tf.clipByValue(tf.add(x, tf.mul(step, deviceScalar(signedEps))), min, max) as tf.Tensor4D;
   });
 }

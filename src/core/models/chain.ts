@@ -10,12 +10,16 @@
  * (convolution or matmul + bias + activation in one) and the backward pass is written out (input
  * gradients only): about 30. On WebGPU, where every kernel call costs tens of microseconds of host time
  * (../shared/gpu.md), that is most of the attack's time; on every backend it skips the weight gradients.
+ * On WebGPU the backward pass also uses the fused kernels of kernels/fused.ts: a ReLU's gradient in one
+ * dispatch, and a max pool's gradient together with the ReLU under it in one (FGSM on LeNet: 33 GPU
+ * programs → 15 with the fused dJ/dZ and step; `npx tsx bench/dispatches.ts`).
  *
  * `compileChain` returns null for anything else (custom layers such as Maxout, branches, other
  * activations), and callers fall back to tf.grad. Correctness: tests/core/models/chain.test.ts checks
  * every shipped model that compiles against tf.grad.
  */
 import * as tf from '@tensorflow/tfjs';
+import { maxPoolGrad, reluGrad } from '../kernels/fused';
 
 type Act = 'linear' | 'relu' | 'sigmoid';
 const ACTS: readonly string[] = ['linear', 'relu', 'sigmoid'];
@@ -92,7 +96,7 @@ function opOf(layer: LayerLike): Op[] | null {
 /** dy ⊙ act′, written with the activation's output y (no recomputation). */
 function actGrad(act: Act, dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (act === 'linear') return dy;
-  if (act === 'relu') return tf.mul(dy, tf.step(y));
+  if (act === 'relu') return reluGrad(dy, y);
   return tf.mul(dy, tf.mul(y, tf.sub(tf.onesLike(y), y)));
 }
 
@@ -151,16 +155,25 @@ export function compileChain(model: tf.LayersModel): LayerChain | null {
         const saved: Saved[] = [];
         const logits = run(x, saved);
         let d: tf.Tensor = seed(logits);
+        // Set when a max pool's gradient already includes the ReLU under it (one fused kernel on WebGPU).
+        let reluDone = false;
         for (let i = ops.length - 1; i >= 0; i--) {
           const op = ops[i];
           const { input, output } = saved[i];
+          const act = (o: { act: Act }): Act => (reluDone ? 'linear' : o.act);
           if (op.kind === 'conv') {
-            const dPre = actGrad(op.act, d, output);
+            const dPre = actGrad(act(op), d, output);
+            reluDone = false;
             d = tf.conv2dTranspose(dPre as tf.Tensor4D, op.filter, input.shape as [number, number, number, number], op.strides, op.pad);
           } else if (op.kind === 'dense') {
-            d = tf.matMul(actGrad(op.act, d, output) as tf.Tensor2D, op.kernel, false, true);
+            const dPre = actGrad(act(op), d, output);
+            reluDone = false;
+            d = tf.matMul(dPre as tf.Tensor2D, op.kernel, false, true);
           } else if (op.kind === 'maxpool') {
-            d = tf.engine().runKernel('MaxPoolGrad', { dy: d, input, output }, { filterSize: op.pool, strides: op.strides, pad: op.pad }) as tf.Tensor;
+            const below = i > 0 ? ops[i - 1] : null;
+            const relu = below !== null && (below.kind === 'conv' || below.kind === 'dense') && below.act === 'relu';
+            d = maxPoolGrad(d as tf.Tensor4D, input as tf.Tensor4D, output as tf.Tensor4D, op.pool, op.strides, op.pad, relu);
+            reluDone = relu;
           } else {
             d = tf.reshape(d, input.shape);
           }

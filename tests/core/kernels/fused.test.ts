@@ -1,0 +1,231 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useNodeBackend } from '../../../src/cli/backend';
+import { loadMnist } from '../../../src/cli/data';
+import { loadShippedClassifier } from '../../../src/cli/models';
+import { bim } from '../../../src/core/attacks/bim';
+import { fgsm } from '../../../src/core/attacks/fgsm';
+import { crossEntropyDz, fusedKernelsActive, maxPoolGrad, reluGrad, setFusedKernels, signStep } from '../../../src/core/kernels/fused';
+import type { Classifier } from '../../../src/core/models/types';
+import { mulberry32 } from '../../../src/core/random';
+
+/**
+ * The fused WebGPU kernels (src/core/kernels/fused.ts) in Node on Dawn (Mesa llvmpipe here): each against
+ * the op path on the cpu backend, whole FGSM and BIM runs against the op path on the same device, the
+ * number of GPU programs FGSM dispatches, and tensor leaks.
+ */
+const rand = (n: number, seed: number, scale = 1): Float32Array => {
+  const r = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+};
+const relu = (a: Float32Array): Float32Array => a.map((v) => Math.max(0, v));
+
+/** `cpu: false`: no cpu reference (tied maxima, which the cpu backend routes to the first, webgpu and wasm to the last). */
+type Case = { name: string; run: () => tf.Tensor; cpu?: false };
+interface PoolCase {
+  name: string;
+  shape: [number, number, number, number];
+  pool: [number, number];
+  strides: [number, number];
+  pad: 'valid' | 'same';
+  relu: boolean;
+  /** The pool's input is a ReLU's output (many tied zeros). */
+  reluInput: boolean;
+}
+const POOLS: PoolCase[] = [
+  { name: 'lenet pool 2×2/2 valid after a ReLU, fused mask', shape: [3, 24, 24, 4], pool: [2, 2], strides: [2, 2], pad: 'valid', relu: true, reluInput: true },
+  { name: 'the same without the mask (ties at 0 go to the last maximum)', shape: [3, 24, 24, 4], pool: [2, 2], strides: [2, 2], pad: 'valid', relu: false, reluInput: true },
+  { name: '3×3/2 same padding, odd size', shape: [2, 7, 9, 3], pool: [3, 3], strides: [2, 2], pad: 'same', relu: false, reluInput: false },
+  { name: '3×3/1 valid, overlapping windows, masked', shape: [2, 6, 5, 2], pool: [3, 3], strides: [1, 1], pad: 'valid', relu: true, reluInput: true },
+  { name: '2×3/1×2 same, non-square', shape: [1, 5, 8, 2], pool: [2, 3], strides: [1, 2], pad: 'same', relu: false, reluInput: false },
+];
+
+const logitsData = (): Float32Array => {
+  const z = rand(7 * 10, 1, 5);
+  // Row 6: a confident example (gap 40: p_y rounds to 1 in float32); row 5: a tie between classes 2 and 7.
+  z[6 * 10 + 3] = 45;
+  z[5 * 10 + 2] = 9;
+  z[5 * 10 + 7] = 9;
+  return z;
+};
+const LABELS = [0, 9, 4, 4, 1, 7, 3];
+
+const CASES: Case[] = [
+  { name: 'crossEntropyDz, labels', run: () => crossEntropyDz(tf.tensor2d(logitsData(), [7, 10]), tf.tensor1d(LABELS, 'int32')) },
+  { name: 'crossEntropyDz, argmax (first maximum on a tie)', run: () => crossEntropyDz(tf.tensor2d(logitsData(), [7, 10])) },
+  { name: 'reluGrad', run: () => reluGrad(tf.tensor(rand(2 * 9 * 9 * 5, 2), [2, 9, 9, 5]), tf.tensor(relu(rand(2 * 9 * 9 * 5, 3)), [2, 9, 9, 5])) },
+  ...POOLS.map((c, i): Case => ({
+    name: `maxPoolGrad: ${c.name}`,
+    ...(c.reluInput && !c.relu ? { cpu: false as const } : {}),
+    run: () =>
+      tf.tidy(() => {
+        const n = c.shape.reduce((a, b) => a * b, 1);
+        const x = tf.tensor4d(c.reluInput ? relu(rand(n, 10 + i)) : rand(n, 10 + i), c.shape);
+        const y = tf.maxPool(x, c.pool, c.strides, c.pad);
+        const dy = tf.tensor4d(rand(y.size, 20 + i), y.shape as [number, number, number, number]);
+        return maxPoolGrad(dy, x, y, c.pool, c.strides, c.pad, c.relu);
+      }),
+  })),
+  {
+    name: 'signStep (FGSM: box clip, g with zeros)',
+    run: () => tf.tidy(() => signStep(tf.tensor4d(rand(300, 4).map((v) => v * 0.5 + 0.5), [3, 10, 10, 1]), tf.tensor4d(rand(300, 5).map((v) => (Math.abs(v) < 0.2 ? 0 : v)), [3, 10, 10, 1]), 0.3, 0, 1)),
+  },
+  {
+    name: 'signStep (BIM: negative step, ε-ball then box)',
+    run: () =>
+      tf.tidy(() => {
+        const x0 = tf.tensor4d(rand(300, 6).map((v) => v * 0.5 + 0.5), [3, 10, 10, 1]);
+        const x = tf.clipByValue(tf.add(x0, tf.tensor4d(rand(300, 7, 0.2), [3, 10, 10, 1])), 0, 1) as tf.Tensor4D;
+        return signStep(x, tf.tensor4d(rand(300, 8), [3, 10, 10, 1]), -0.07, 0, 1, { x0, radius: 0.15 });
+      }),
+  },
+];
+
+const reference = new Map<string, Float32Array>();
+const gpuOps = new Map<string, Float32Array>();
+let model: Classifier;
+let images: tf.Tensor4D;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  for (const c of CASES) {
+    const t = tf.tidy(c.run);
+    reference.set(c.name, t.dataSync() as Float32Array);
+    t.dispose();
+  }
+  const test = loadMnist('test');
+  images = tf.tensor4d(test.images.slice(0, 6 * 784), [6, 28, 28, 1]);
+  await useNodeBackend('webgpu');
+  model = await loadShippedClassifier('mnist-lenet');
+  setFusedKernels(false);
+  for (const c of CASES) {
+    const t = tf.tidy(c.run);
+    gpuOps.set(c.name, (await t.data()) as Float32Array);
+    t.dispose();
+  }
+  setFusedKernels(true);
+}, 180_000);
+
+afterAll(() => {
+  setFusedKernels(true);
+  images?.dispose();
+});
+
+/** GPU programs run by `f` (tfjs's runWebGPUProgram calls; `probe`: those of fused.ts) and its result read back. */
+async function dispatches(f: () => tf.Tensor): Promise<{ count: number; probe: number; data: Float32Array }> {
+  const backend = tf.backend() as unknown as { runWebGPUProgram: (program: { shaderKey: string }, ...a: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram;
+  let count = 0;
+  let probe = 0;
+  backend.runWebGPUProgram = (program, ...a) => {
+    count++;
+    if (program.shaderKey.startsWith('probe')) probe++;
+    return original.call(backend, program, ...a);
+  };
+  try {
+    const t = tf.tidy(f);
+    const data = (await t.data()) as Float32Array;
+    t.dispose();
+    return { count, probe, data };
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+}
+
+describe('fused WebGPU kernels', () => {
+  it('run on webgpu only, and can be switched off', async () => {
+    expect(tf.getBackend()).toBe('webgpu');
+    expect(fusedKernelsActive()).toBe(true);
+    setFusedKernels(false);
+    expect(fusedKernelsActive()).toBe(false);
+    setFusedKernels(true);
+    await tf.setBackend('cpu');
+    expect(fusedKernelsActive()).toBe(false);
+    await tf.setBackend('webgpu');
+    expect(fusedKernelsActive()).toBe(true);
+  });
+
+  it.each(CASES.map((c) => [c.name, c] as const))('%s: one GPU program, equals the op path on webgpu and cpu, no tensor leak', async (name, c) => {
+    const before = tf.memory().numTensors;
+    const { probe, data } = await dispatches(() => c.run());
+    expect(tf.memory().numTensors).toBe(before);
+    expect(probe).toBe(1);
+    for (const want of [gpuOps.get(name)!, ...(c.cpu === false ? [] : [reference.get(name)!])]) {
+      expect(data.length).toBe(want.length);
+      let maxErr = 0;
+      let maxRef = 0;
+      for (let i = 0; i < data.length; i++) {
+        maxErr = Math.max(maxErr, Math.abs(data[i] - want[i]));
+        maxRef = Math.max(maxRef, Math.abs(want[i]));
+      }
+      expect(maxRef).toBeGreaterThan(0.01);
+      expect(maxErr / maxRef).toBeLessThan(2e-6);
+    }
+  });
+
+  it('crossEntropyDz keeps the y entry of a confident example (p_y rounds to 1) exact to float32', async () => {
+    const got = await crossEntropyDz(tf.tensor2d(logitsData(), [7, 10]), tf.tensor1d(LABELS, 'int32')).data();
+    const want = reference.get('crossEntropyDz, labels')!;
+    const y = 6 * 10 + 3;
+    expect(want[y]).toBeLessThan(0);
+    expect(want[y]).toBeGreaterThan(-1e-15);
+    expect(Math.abs(got[y] - want[y]) / Math.abs(want[y])).toBeLessThan(1e-5);
+  });
+});
+
+describe('FGSM and BIM on mnist-lenet with the fused kernels', () => {
+  const run = async (f: () => tf.Tensor, fused: boolean): Promise<{ count: number; probe: number; data: Float32Array }> => {
+    setFusedKernels(fused);
+    try {
+      await dispatches(f); // warm-up: compiles the programs
+      return await dispatches(f);
+    } finally {
+      setFusedKernels(true);
+    }
+  };
+
+  it('FGSM: the same adversarials as the op path in under half the GPU programs, no tensor leak', async () => {
+    const before = tf.memory().numTensors;
+    const f = (): tf.Tensor => fgsm(model, images, { eps: 0.25 });
+    const fused = await run(f, true);
+    const ops = await run(f, false);
+    expect(tf.memory().numTensors).toBe(before);
+    let same = 0;
+    for (let i = 0; i < ops.data.length; i++) if (fused.data[i] === ops.data[i]) same++;
+    expect(same / ops.data.length).toBeGreaterThan(0.999);
+    // Forward 6 (2 conv, 2 pool, 2 dense), dJ/dZ 1, backward 7, step 1.
+    expect(fused.count).toBeLessThanOrEqual(15);
+    expect(fused.probe).toBe(5); // dJ/dZ, the dense ReLU, 2 pool gradients with their ReLU, the step
+    expect(ops.probe).toBe(0);
+    expect(ops.count).toBeGreaterThanOrEqual(2 * fused.count);
+  });
+
+  it('BIM (L∞, 3 steps, targeted): the same adversarials as the op path', async () => {
+    const before = tf.memory().numTensors;
+    const y = tf.tensor1d([1, 2, 3, 4, 5, 6], 'int32');
+    const out = async (fused: boolean): Promise<Float32Array> => {
+      setFusedKernels(fused);
+      try {
+        const a = await bim(model, images, { eps: 0.2, steps: 3, targeted: true, y });
+        const d = (await a.data()) as Float32Array;
+        a.dispose();
+        return d;
+      } finally {
+        setFusedKernels(true);
+      }
+    };
+    const fused = await out(true);
+    const ops = await out(false);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const x = await images.data();
+    let same = 0;
+    let moved = 0;
+    for (let i = 0; i < ops.length; i++) {
+      if (fused[i] === ops[i]) same++;
+      if (Math.abs(fused[i] - x[i]) > 1e-6) moved++;
+    }
+    expect(moved).toBeGreaterThan(100);
+    expect(same / ops.length).toBeGreaterThan(0.999);
+  });
+});
