@@ -6,7 +6,7 @@
  * dispatch what the op path does in several:
  *
  * - `crossEntropyDz`: softmax(Z) − onehot(y) in the stable form of attacks/gradients.ts, with y the
- *   labels or argmax Z (ArgMax, OneHot, Softmax, 2 Multiply, 2 Sub, Sum: 8 dispatches → 1).
+ *   labels or argmax Z (ArgMax, OneHot, Softmax, 2 Multiply, 2 Sub, Sum → 1).
  * - `reluGrad`: dy ⊙ step(y) (Step, Multiply → 1).
  * - `maxPoolGrad`: the input gradient of a max pool, optionally times step(input) for a ReLU under it
  *   (tfjs's MaxPoolGrad is 2 dispatches, positions then gradient, plus Step and Multiply → 1).
@@ -18,10 +18,10 @@
  * The WGSL programs use tfjs-backend-webgpu's program interface (4.22: `runWebGPUProgram`, the
  * generated `uniforms`, `getCoordsFromIndex`, `setOutputAtIndex`) and read their inputs as flat
  * arrays, each read through f32() (or i32()): tfjs's cast between int32 and float32 can share the
- * data, so a float32 tensor may be bound as an array<i32>. The max-pool gradient routes a window's gradient to its last maximum (row-major), as tfjs's
- * own WebGPU and wasm MaxPoolGrad do (the cpu backend's goes to the first): ties are common, e.g. where a
- * ReLU with a positive bias sees a flat background.
- * Correctness against the op path and the cpu backend, and the dispatch counts:
+ * data, so a float32 tensor may be bound as an array<i32>. The max-pool gradient routes a window's
+ * gradient to its last maximum (row-major), as tfjs's own WebGPU and wasm MaxPoolGrad do (the cpu
+ * backend's goes to the first): ties are common, e.g. where a ReLU with a positive bias sees a flat
+ * background. Correctness against the op path and the cpu backend, and the dispatch counts:
  * tests/core/kernels/fused.test.ts (Dawn on Mesa).
  *
  * Pure tfjs: bundled into the extension too. Nothing here imports the webgpu backend at run time

@@ -163,6 +163,34 @@ describe('fused WebGPU kernels', () => {
     }
   });
 
+  it('maxPoolGrad over more than 65,535 workgroups (tfjs splits the dispatch in two dimensions) equals the op path', async () => {
+    const shape: [number, number, number, number] = [300, 24, 24, 32]; // 5.5 M threads, 86,400 workgroups of 64
+    const before = tf.memory().numTensors;
+    const x = tf.tidy(() => tf.relu(tf.randomNormal(shape, 0, 1, 'float32', 1)) as tf.Tensor4D);
+    const y = tf.maxPool(x, 2, 2, 'valid');
+    const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 2) as tf.Tensor4D;
+    const grad = async (fused: boolean): Promise<Float32Array> => {
+      setFusedKernels(fused);
+      const g = maxPoolGrad(dy, x, y, [2, 2], [2, 2], 'valid', true);
+      setFusedKernels(true);
+      const d = (await g.data()) as Float32Array;
+      g.dispose();
+      return d;
+    };
+    const a = await grad(true);
+    const b = await grad(false);
+    tf.dispose([x, y, dy]);
+    expect(tf.memory().numTensors).toBe(before);
+    let differ = 0;
+    let nonzero = 0;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) differ++;
+      if (a[i] !== 0) nonzero++;
+    }
+    expect(differ).toBe(0);
+    expect(nonzero).toBeGreaterThan(a.length / 5);
+  });
+
   it('crossEntropyDz keeps the y entry of a confident example (p_y rounds to 1) exact to float32', async () => {
     const got = await crossEntropyDz(tf.tensor2d(logitsData(), [7, 10]), tf.tensor1d(LABELS, 'int32')).data();
     const want = reference.get('crossEntropyDz, labels')!;
