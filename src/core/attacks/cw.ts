@@ -166,7 +166,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
   const step = stepper(ctl);
   // wasm/cpu: the element-wise work of an iteration in two fused kernels (src/core/kernels/cw-step.ts).
   const fused = cwFusedAvailable();
-  // webgpu: the iteration in 7 programs around the model's pass (src/core/kernels/cw-webgpu.ts).
+  // webgpu: the iteration in 10 programs around the model's pass (src/core/kernels/cw-webgpu.ts).
   const onGpu = gpu.cwGpuAvailable();
   // The model's tape-free logits + VJP where it has one (a chain of standard layers), else tf's tape.
   const vjp = tapeFreeVjp(model);
@@ -353,17 +353,22 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               w = tf.sub(cur.w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), k.eps)), tf.slice(k.lrT, [it], [1])));
             }
             // Success of the pre-update point x′(w), as in the reference implementation.
-            const succ = marginNow ? (tf.less(marginNow, k.negKappa) as tf.Tensor1D) : meetsGoal(z, cur.oneHot, cur.labelMask);
-            const improved = tf.logicalAnd(succ, tf.less(l2, cur.bestL2));
-            const stepSuccNext = tf.logicalOr(cur.stepSucc, succ) as tf.Tensor1D;
-            const state: State = {
-              w,
-              m,
-              v,
-              stepSucc: stepSuccNext,
-              bestL2: tf.where(improved, l2, cur.bestL2),
-              bestAdv: tf.where(tf.reshape(improved, [rowsNow, 1, 1, 1]), adv, cur.bestAdv),
-            };
+            let state: State;
+            if (onGpu && marginNow) {
+              state = { w, m, v, ...gpu.cwBest({ margin: marginNow, l2, bestL2: cur.bestL2, adv, bestAdv: cur.bestAdv, stepSucc: cur.stepSucc }, -kappa) };
+            } else {
+              const succ = marginNow ? (tf.less(marginNow, k.negKappa) as tf.Tensor1D) : meetsGoal(z, cur.oneHot, cur.labelMask);
+              const improved = tf.logicalAnd(succ, tf.less(l2, cur.bestL2));
+              state = {
+                w,
+                m,
+                v,
+                stepSucc: tf.logicalOr(cur.stepSucc, succ) as tf.Tensor1D,
+                bestL2: tf.where(improved, l2, cur.bestL2),
+                bestAdv: tf.where(tf.reshape(improved, [rowsNow, 1, 1, 1]), adv, cur.bestAdv),
+              };
+            }
+            const stepSuccNext = state.stepSucc;
             return check ? { state, status: tf.stack([perImage(), tf.cast(stepSuccNext, 'float32')]) as tf.Tensor2D } : { state };
           } finally {
             tf.dispose(kept);

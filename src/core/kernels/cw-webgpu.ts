@@ -1,7 +1,7 @@
 /**
  * CW-L2's iteration (Carlini & Wagner 2017) on WebGPU in few dispatches: the same loss, gradient and
  * Adam step as the op path of attacks/cw.ts (which costs about 65 GPU programs per iteration on a
- * LeNet), as 7 programs around the model's forward and backward pass (kernels/fused.ts says why
+ * LeNet), as 10 programs around the model's forward and backward pass (kernels/fused.ts says why
  * dispatches are what counts there):
  *
  * - `cwAdv`: x′ = clip((tanh w + 1)·scale + lo, lo, hi);
@@ -11,7 +11,9 @@
  *   negative);
  * - `cwAdam`: Adam on ‖x′ − x₀‖² + c·f through the clip (zero gradient outside the box) and the tanh,
  *   as three programs (w, m, v), each recomputing tanh w and the gradient from w, x₀ and ∂(c·f)/∂x′
- *   (cheaper than the op path's twenty element-wise dispatches).
+ *   (cheaper than the op path's twenty element-wise dispatches);
+ * - `cwBest`: the success and best-so-far bookkeeping (bestL2, bestAdv, stepSucc), three programs
+ *   in place of six.
  *
  * tanh is tfjs-backend-webgpu's own formula, so x′ matches the op path on the same device; the rest
  * agrees to float32 rounding (a shader compiler may contract a·b + c). Tests:
@@ -26,6 +28,7 @@ const K_L2 = 'ProbeCwGpuL2';
 const K_SEED = 'ProbeCwGpuSeed';
 const K_MARGIN = 'ProbeCwGpuMargin';
 const K_ADAM = 'ProbeCwGpuAdam';
+const K_BEST = 'ProbeCwGpuBest';
 
 /** The box and the change of variables x′ = (tanh w + 1)·scale + lo. */
 export interface CwBox {
@@ -161,6 +164,41 @@ function adamKernel(args: KernelArgs): tf.TensorInfo {
   ]);
 }
 
+interface BestAttrs {
+  negKappa: number;
+  /** Which output this program writes. */
+  out: 'bestL2' | 'bestAdv' | 'stepSucc';
+}
+
+/**
+ * The bookkeeping after an iteration, from the margin and ‖x′ − x₀‖² of the pre-update point:
+ * succ = margin < −κ, improved = succ ∧ l2 < bestL2; bestL2 and bestAdv take l2 and x′ where improved,
+ * stepSucc ∨= succ (bool).
+ */
+function bestKernel(args: KernelArgs): tf.TensorInfo {
+  const { margin, l2, bestL2, adv, bestAdv, stepSucc } = args.inputs as Record<'margin' | 'l2' | 'bestL2' | 'adv' | 'bestAdv' | 'stepSucc', tf.TensorInfo>;
+  const { negKappa, out } = args.attrs as unknown as BestAttrs;
+  const row = out === 'bestAdv' ? 'index / uniforms.per' : 'index';
+  const value =
+    out === 'bestL2' ? 'select(f32(bestL2[r]), f32(l2[r]), improved)'
+    : out === 'bestAdv' ? 'select(f32(bestAdv[index]), f32(adv[index]), improved)'
+    : 'select(0.0, 1.0, succ || f32(stepSucc[r]) != 0.0)';
+  // Every variant reads every input (WebGPU's layout drops unused bindings).
+  const body = `
+    let r = ${row};
+    let succ = f32(margin[r]) < uniforms.negKappa;
+    let improved = succ && f32(l2[r]) < f32(bestL2[r]);
+    _ = f32(adv[0]) + f32(bestAdv[0]) + f32(stepSucc[0]);
+    setOutputAtIndex(index, ${value});`;
+  const shape = out === 'bestAdv' ? adv.shape : [adv.shape[0]];
+  const per = adv.shape.slice(1).reduce((a, b) => a * b, 1);
+  const p = flatProgram(`probeCwBest_${out}`, shape, ['margin', 'l2', 'bestL2', 'adv', 'bestAdv', 'stepSucc'], 'negKappa : f32, per : i32,', body);
+  return runProgram(args, p, [margin, l2, bestL2, adv, bestAdv, stepSucc], [
+    { type: 'float32', data: [negKappa] },
+    { type: 'int32', data: [per] },
+  ], out === 'stepSucc' ? 'bool' : 'float32');
+}
+
 let registered = false;
 function register(): void {
   if (registered) return;
@@ -170,6 +208,7 @@ function register(): void {
     [K_SEED, seedKernel],
     [K_MARGIN, marginKernel],
     [K_ADAM, adamKernel],
+    [K_BEST, bestKernel],
   ];
   for (const [kernelName, kernelFunc] of kernels) {
     if (!tf.getKernel(kernelName, BACKEND)) tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as tf.KernelFunc });
@@ -209,4 +248,16 @@ export function cwAdam(
 ): { w: tf.Tensor4D; m: tf.Tensor4D; v: tf.Tensor4D } {
   const one = (out: 'w' | 'm' | 'v'): tf.Tensor4D => run(K_ADAM, s, { ...attrs, out }) as tf.Tensor4D;
   return { w: one('w'), m: one('m'), v: one('v') };
+}
+
+/**
+ * The best-so-far bookkeeping of one iteration (three programs): with succ = margin < −κ and
+ * improved = succ ∧ l2 < bestL2, bestL2 and bestAdv where improved, and stepSucc ∨ succ.
+ */
+export function cwBest(
+  s: { margin: tf.Tensor1D; l2: tf.Tensor1D; bestL2: tf.Tensor1D; adv: tf.Tensor4D; bestAdv: tf.Tensor4D; stepSucc: tf.Tensor1D },
+  negKappa: number,
+): { bestL2: tf.Tensor1D; bestAdv: tf.Tensor4D; stepSucc: tf.Tensor1D } {
+  const one = (out: BestAttrs['out']): tf.Tensor => run(K_BEST, s, { negKappa, out });
+  return { bestL2: one('bestL2') as tf.Tensor1D, bestAdv: one('bestAdv') as tf.Tensor4D, stepSucc: one('stepSucc') as tf.Tensor1D };
 }

@@ -83,9 +83,9 @@ export function flatProgram(shaderKey: string, outputShape: number[], variableNa
   };
 }
 
-/** Runs `program` on the kernel's (webgpu) backend; one float32 output. */
-export function runProgram(args: KernelArgs, program: WebGPUProgram, inputs: tf.TensorInfo[], uniforms: Uniform[] = []): tf.TensorInfo {
-  return (args.backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, inputs, 'float32', uniforms);
+/** Runs `program` on the kernel's (webgpu) backend; one output, float32 unless `dtype` says otherwise. */
+export function runProgram(args: KernelArgs, program: WebGPUProgram, inputs: tf.TensorInfo[], uniforms: Uniform[] = [], dtype: tf.DataType = 'float32'): tf.TensorInfo {
+  return (args.backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, inputs, dtype, uniforms);
 }
 
 function crossEntropyDzKernel(args: KernelArgs): tf.TensorInfo {
