@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { useNodeBackend } from '../src/cli/backend';
+import { countWebGpuPrograms } from '../src/cli/webgpu';
 import { loadMnist } from '../src/cli/data';
 import { loadShippedClassifier } from '../src/cli/models';
 import { cwL2 } from '../src/core/attacks/cw';
@@ -21,45 +22,32 @@ const only = (process.argv[2]?.split(',') ?? ['fgsm-1', 'fgsm-100', 'bim-1', 'js
   (WORKLOADS as readonly string[]).includes(w),
 );
 await useNodeBackend('webgpu');
-const backend = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-const original = backend.runWebGPUProgram;
-let count = 0;
-backend.runWebGPUProgram = (...a: unknown[]) => {
-  count++;
-  return original.apply(backend, a);
-};
-/** Programs per run: (count with 3 timed runs − count with 1) / 2, so that loading and warm-up cancel out. */
-const programs = async (w: Workload, runs: number): Promise<number> => {
-  count = 0;
-  await runBench({ backend: 'webgpu', only: [w], runs });
-  return count;
-};
-for (const w of only) {
+/** GPU programs run by `f`. */
+const programsOf = async (f: () => Promise<unknown>): Promise<number> => (await countWebGpuPrograms(tf.backend(), f)).count;
+/** Programs per unit with the fused kernels and with the op path, printed as one JSON line. */
+async function report(workload: string, perUnit: () => Promise<number>): Promise<void> {
   const per: number[] = [];
   for (const fused of [true, false]) {
     setFusedKernels(fused);
-    per.push(((await programs(w, 3)) - (await programs(w, 1))) / 2);
+    per.push(await perUnit());
   }
-  console.log(JSON.stringify({ workload: w, fused: per[0], opPath: per[1], ratio: Math.round((per[1] / per[0]) * 100) / 100 }));
+  setFusedKernels(true);
+  console.log(JSON.stringify({ workload, fused: per[0], opPath: per[1], ratio: Math.round((per[1] / per[0]) * 100) / 100 }));
 }
-// One CW-L2 iteration (abort-early off, one check per run: set-up and checks cancel in the difference).
+
+// Programs per run: (count with 3 timed runs − count with 1) / 2, so that loading and warm-up cancel out.
+const bench = (w: Workload, runs: number): Promise<number> => programsOf(() => runBench({ backend: 'webgpu', only: [w], runs }));
+for (const w of only) await report(w, async () => ((await bench(w, 3)) - (await bench(w, 1))) / 2);
+
+// One CW-L2 iteration on one image (abort-early off, one check per run: set-up and checks cancel in the difference).
 const lenet = await loadShippedClassifier('mnist-lenet');
-const images = loadMnist('test').images;
-for (const n of [1]) {
-  const x = tf.tensor4d(images.subarray(0, n * 784), [n, 28, 28, 1]);
-  const cw = async (steps: number): Promise<number> => {
-    count = 0;
+const x = tf.tensor4d(loadMnist('test').images.subarray(0, 784), [1, 28, 28, 1]);
+const cw = (steps: number): Promise<number> =>
+  programsOf(async () => {
     const { adv } = await cwL2(lenet, x, { binarySteps: 1, maxIterations: steps, abortEarly: false, abortChecks: 1 });
     await adv.data();
     adv.dispose();
-    return count;
-  };
-  const per: number[] = [];
-  for (const fused of [true, false]) {
-    setFusedKernels(fused);
-    per.push(((await cw(40)) - (await cw(20))) / 20);
-  }
-  x.dispose();
-  console.log(JSON.stringify({ workload: 'cw-l2-iteration', fused: per[0], opPath: per[1], ratio: Math.round((per[1] / per[0]) * 100) / 100 }));
-}
-setFusedKernels(true);
+  });
+await report('cw-l2-iteration', async () => ((await cw(40)) - (await cw(20))) / 20);
+tf.dispose([x]);
+lenet.dispose();

@@ -36,3 +36,31 @@ export function installNodeWebGpu(opts: NodeWebGpuOptions = {}): string {
   installed = backend;
   return backend;
 }
+
+/** What countWebGpuPrograms uses of tfjs-backend-webgpu's WebGPUBackend (4.22; not in its public types). */
+interface ProgramRunner {
+  runWebGPUProgram(program: { shaderKey: string }, ...rest: unknown[]): unknown;
+}
+
+/**
+ * Runs `f` on the active webgpu backend with its GPU programs counted (tfjs's runWebGPUProgram calls):
+ * `count` all of them, `probe` those of src/core/kernels (shader keys starting with 'probe').
+ * `backend` is `tf.backend()`, passed in so that this file needs no tfjs import.
+ */
+export async function countWebGpuPrograms<T>(backend: unknown, f: () => Promise<T>): Promise<{ result: T; count: number; probe: number }> {
+  const b = backend as ProgramRunner;
+  const original = b.runWebGPUProgram;
+  if (typeof original !== 'function') throw new Error('countWebGpuPrograms: the active backend is not webgpu');
+  let count = 0;
+  let probe = 0;
+  b.runWebGPUProgram = (program, ...rest) => {
+    count++;
+    if (program.shaderKey.startsWith('probe')) probe++;
+    return original.call(b, program, ...rest);
+  };
+  try {
+    return { result: await f(), count, probe };
+  } finally {
+    b.runWebGPUProgram = original;
+  }
+}

@@ -20,9 +20,8 @@
  * tests/core/kernels/cw-webgpu.test.ts. Pure tfjs: bundled into the extension too.
  */
 import * as tf from '@tensorflow/tfjs';
-import { flatProgram, fusedKernelsActive, runKernel, runProgram, type KernelArgs } from './fused';
+import { flatProgram, fusedKernelsActive, registerWebGpuKernels, runKernel, runProgram, type KernelArgs } from './fused';
 
-const BACKEND = 'webgpu';
 const K_ADV = 'ProbeCwGpuAdv';
 const K_L2 = 'ProbeCwGpuL2';
 const K_SEED = 'ProbeCwGpuSeed';
@@ -202,17 +201,14 @@ function bestKernel(args: KernelArgs): tf.TensorInfo {
 let registered = false;
 function register(): void {
   if (registered) return;
-  const kernels: [string, (a: KernelArgs) => tf.TensorInfo][] = [
+  registerWebGpuKernels([
     [K_ADV, advKernel],
     [K_L2, l2Kernel],
     [K_SEED, seedKernel],
     [K_MARGIN, marginKernel],
     [K_ADAM, adamKernel],
     [K_BEST, bestKernel],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (!tf.getKernel(kernelName, BACKEND)) tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as tf.KernelFunc });
-  }
+  ]);
   registered = true;
 }
 

@@ -222,19 +222,23 @@ function signStepKernel(args: KernelArgs): tf.TensorInfo {
   ]);
 }
 
+/** Registers kernels on the webgpu backend where they are not yet (needs no WebGPU device). */
+export function registerWebGpuKernels(kernels: readonly [string, (a: KernelArgs) => tf.TensorInfo][]): void {
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (!tf.getKernel(kernelName, BACKEND)) tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as tf.KernelFunc });
+  }
+}
+
 let registered = false;
-/** Registers the WebGPU kernels (idempotent; needs no WebGPU device). */
+/** Registers this file's WebGPU kernels (idempotent; needs no WebGPU device). */
 export function registerFusedKernels(): void {
   if (registered) return;
-  const kernels: [string, (a: KernelArgs) => tf.TensorInfo][] = [
+  registerWebGpuKernels([
     [K_CE, crossEntropyDzKernel],
     [K_RELU, reluGradKernel],
     [K_POOL, maxPoolGradKernel],
     [K_STEP, signStepKernel],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (!tf.getKernel(kernelName, BACKEND)) tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as tf.KernelFunc });
-  }
+  ]);
   registered = true;
 }
 

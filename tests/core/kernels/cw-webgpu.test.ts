@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
+import { countWebGpuPrograms } from '../../../src/cli/webgpu';
 import { loadMnist } from '../../../src/cli/data';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { cwL2 as cwAttack } from '../../../src/core/attacks/cw';
@@ -8,6 +9,7 @@ import { cwAdam, cwAdv, cwBest, cwGpuAvailable, cwL2, cwMargin, cwSeed } from '.
 import { setFusedKernels } from '../../../src/core/kernels/fused';
 import type { Classifier } from '../../../src/core/models/types';
 import { mulberry32 } from '../../../src/core/random';
+import { maxRelativeError } from '../../helpers/close';
 
 /**
  * CW-L2's WebGPU kernels (src/core/kernels/cw-webgpu.ts) in Node on Dawn (Mesa llvmpipe here): each
@@ -90,18 +92,6 @@ afterAll(() => {
   images?.dispose();
 });
 
-const close = (got: ArrayLike<number>, want: ArrayLike<number>, rel: number): void => {
-  expect(got.length).toBe(want.length);
-  let maxErr = 0;
-  let maxRef = 0;
-  for (let i = 0; i < want.length; i++) {
-    maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
-    maxRef = Math.max(maxRef, Math.abs(want[i]));
-  }
-  expect(maxRef).toBeGreaterThan(0);
-  expect(maxErr / maxRef).toBeLessThan(rel);
-};
-
 describe('CW-L2 WebGPU kernels', () => {
   it('are available on webgpu with the fused kernels on, not otherwise', async () => {
     expect(cwGpuAvailable()).toBe(true);
@@ -136,7 +126,7 @@ describe('CW-L2 WebGPU kernels', () => {
       tf.dispose(Object.values(got));
       expect(tf.memory().numTensors).toBe(before);
       // tanh: tfjs-webgpu's formula against the cpu's Math.tanh.
-      for (const k of ['adv', 'l2', 'w2', 'm2', 'v2']) close(data[k], want[k], 1e-5);
+      for (const k of ['adv', 'l2', 'w2', 'm2', 'v2']) expect(maxRelativeError(data[k], want[k])).toBeLessThan(1e-5);
       expect(Array.from(data.margin)).toEqual(Array.from(want.margin));
       expect(Array.from(data.seed)).toEqual(Array.from(want.seed));
       // The clip was reached, and the tie put 1 at both tied entries.
@@ -177,21 +167,7 @@ describe('CW-L2 WebGPU bookkeeping (cwBest)', () => {
 });
 
 /** GPU programs run by `f`. */
-async function programs(f: () => Promise<unknown>): Promise<number> {
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-  const original = backend.runWebGPUProgram;
-  let count = 0;
-  backend.runWebGPUProgram = (...a: unknown[]) => {
-    count++;
-    return original.apply(backend, a);
-  };
-  try {
-    await f();
-    return count;
-  } finally {
-    backend.runWebGPUProgram = original;
-  }
-}
+const programs = async (f: () => Promise<unknown>): Promise<number> => (await countWebGpuPrograms(tf.backend(), f)).count;
 
 describe('CW-L2 on mnist-lenet with the WebGPU kernels', () => {
   const attack = async (fused: boolean, maxIterations: number): Promise<{ l2: number[]; success: boolean[]; count: number }> => {

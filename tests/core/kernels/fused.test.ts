@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../../../src/cli/backend';
+import { countWebGpuPrograms } from '../../../src/cli/webgpu';
 import { loadMnist } from '../../../src/cli/data';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { bim } from '../../../src/core/attacks/bim';
@@ -8,6 +9,7 @@ import { fgsm } from '../../../src/core/attacks/fgsm';
 import { crossEntropyDz, fusedKernelsActive, maxPoolGrad, reluGrad, setFusedKernels, signStep } from '../../../src/core/kernels/fused';
 import type { Classifier } from '../../../src/core/models/types';
 import { mulberry32 } from '../../../src/core/random';
+import { maxRelativeError } from '../../helpers/close';
 
 /**
  * The fused WebGPU kernels (src/core/kernels/fused.ts) in Node on Dawn (Mesa llvmpipe here): each against
@@ -111,25 +113,15 @@ afterAll(() => {
   images?.dispose();
 });
 
-/** GPU programs run by `f` (tfjs's runWebGPUProgram calls; `probe`: those of fused.ts) and its result read back. */
+/** GPU programs run by `f` (`probe`: those of src/core/kernels) and its result read back. */
 async function dispatches(f: () => tf.Tensor): Promise<{ count: number; probe: number; data: Float32Array }> {
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (program: { shaderKey: string }, ...a: unknown[]) => unknown };
-  const original = backend.runWebGPUProgram;
-  let count = 0;
-  let probe = 0;
-  backend.runWebGPUProgram = (program, ...a) => {
-    count++;
-    if (program.shaderKey.startsWith('probe')) probe++;
-    return original.call(backend, program, ...a);
-  };
-  try {
+  const { result, count, probe } = await countWebGpuPrograms(tf.backend(), async () => {
     const t = tf.tidy(f);
     const data = (await t.data()) as Float32Array;
     t.dispose();
-    return { count, probe, data };
-  } finally {
-    backend.runWebGPUProgram = original;
-  }
+    return data;
+  });
+  return { count, probe, data: result };
 }
 
 describe('fused WebGPU kernels', () => {
@@ -151,15 +143,8 @@ describe('fused WebGPU kernels', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(probe).toBe(1);
     for (const want of [gpuOps.get(name)!, ...(c.cpu === false ? [] : [reference.get(name)!])]) {
-      expect(data.length).toBe(want.length);
-      let maxErr = 0;
-      let maxRef = 0;
-      for (let i = 0; i < data.length; i++) {
-        maxErr = Math.max(maxErr, Math.abs(data[i] - want[i]));
-        maxRef = Math.max(maxRef, Math.abs(want[i]));
-      }
-      expect(maxRef).toBeGreaterThan(0.01);
-      expect(maxErr / maxRef).toBeLessThan(2e-6);
+      expect(Math.max(...Array.from(want, Math.abs))).toBeGreaterThan(0.01);
+      expect(maxRelativeError(data, want)).toBeLessThan(2e-6);
     }
   });
 
