@@ -3,7 +3,8 @@
  * without the fused kernels of src/core/kernels/fused.ts. On a real GPU these workloads are bound by
  * the number of dispatches (../shared/gpu.md), and the count is the same on any WebGPU device, so it
  * is measured here in Node on Dawn (Mesa llvmpipe on a machine without a GPU). One JSON object per
- * workload: {workload, fused, opPath, ratio}, then the same for one CW-L2 iteration (`cw-l2-iteration`:
+ * workload: {workload, fused, opPath, ratio}, then the same for FGSM alone on 100 images (ε = 0.25)
+ * (`fgsm-100-attack`, the GPU report's micro-workload) and for one CW-L2 iteration (`cw-l2-iteration`:
  * the programs of 40 minus those of 20 iterations at one constant, per iteration, on one image; the
  * count does not depend on the batch size).
  *
@@ -15,6 +16,7 @@ import { countWebGpuPrograms } from '../src/cli/webgpu';
 import { loadMnist } from '../src/cli/data';
 import { loadShippedClassifier } from '../src/cli/models';
 import { cwL2 } from '../src/core/attacks/cw';
+import { fgsm } from '../src/core/attacks/fgsm';
 import { setFusedKernels } from '../src/core/kernels/fused';
 import { runBench, WORKLOADS, type Workload } from './workloads';
 
@@ -39,9 +41,21 @@ async function report(workload: string, perUnit: () => Promise<number>): Promise
 const bench = (w: Workload, runs: number): Promise<number> => programsOf(() => runBench({ backend: 'webgpu', only: [w], runs }));
 for (const w of only) await report(w, async () => ((await bench(w, 3)) - (await bench(w, 1))) / 2);
 
-// One CW-L2 iteration on one image (abort-early off, one check per run: set-up and checks cancel in the difference).
+// FGSM alone on 100 images, its adversarials read back (the GPU report's fgsm-100 micro-workload).
 const lenet = await loadShippedClassifier('mnist-lenet');
-const x = tf.tensor4d(loadMnist('test').images.subarray(0, 784), [1, 28, 28, 1]);
+const test = loadMnist('test').images;
+const x100 = tf.tensor4d(test.subarray(0, 100 * 784), [100, 28, 28, 1]);
+await report('fgsm-100-attack', () =>
+  programsOf(async () => {
+    const adv = fgsm(lenet, x100, { eps: 0.25 });
+    await adv.data();
+    adv.dispose();
+  }),
+);
+x100.dispose();
+
+// One CW-L2 iteration on one image (abort-early off, one check per run: set-up and checks cancel in the difference).
+const x = tf.tensor4d(test.subarray(0, 784), [1, 28, 28, 1]);
 const cw = (steps: number): Promise<number> =>
   programsOf(async () => {
     const { adv } = await cwL2(lenet, x, { binarySteps: 1, maxIterations: steps, abortEarly: false, abortChecks: 1 });

@@ -11,8 +11,8 @@
  * gradients only): about 30. On WebGPU, where every kernel call costs tens of microseconds of host time
  * (../shared/gpu.md), that is most of the attack's time; on every backend it skips the weight gradients.
  * On WebGPU the backward pass also uses the fused kernels of kernels/fused.ts: a ReLU's gradient in one
- * dispatch, and a max pool's gradient together with the ReLU under it in one (FGSM on LeNet: 33 GPU
- * programs → 15 with the fused dJ/dZ and step; `npx tsx bench/dispatches.ts`).
+ * dispatch, and a max pool's gradient together with the ReLU under it in one (FGSM on 100 images on LeNet:
+ * 33 GPU programs → 15 with the fused dJ/dZ and step; `fgsm-100-attack` of `npx tsx bench/dispatches.ts`).
  *
  * `compileChain` returns null for anything else (custom layers such as Maxout, branches, other
  * activations), and callers fall back to tf.grad. Correctness: tests/core/models/chain.test.ts checks
