@@ -13,11 +13,26 @@ import { loadShippedClassifier, loadShippedVae, MODELS_DIR } from '../src/cli/mo
 import { ProbeError } from '../src/core/errors';
 import { BENCH_IMAGES, type Reply, type Req } from '../src/protocol/messages';
 import { bytesToBase64 } from '../src/protocol/base64';
+import { BACKEND_NAMES, isBackendName, type BackendName } from '../src/protocol/types';
 
 export { WORKLOADS, type BenchResult, type Workload };
 
 /** `--backend extension`: the workloads inside the built extension (dist/) in headless Chromium. */
 export const EXTENSION_BACKEND = 'extension';
+
+/**
+ * The extension backend a `--backend` value names: `extension` (null: the one the extension chooses),
+ * `extension:<name>` (that one, asked for by name), `webgl` (Node has no WebGL: the extension's); undefined when
+ * the value is not an extension backend (a Node one).
+ */
+export function extensionBackendOf(flag: string): BackendName | null | undefined {
+  if (flag === EXTENSION_BACKEND) return null;
+  if (flag === 'webgl') return 'webgl';
+  const m = /^extension:(.+)$/.exec(flag);
+  if (!m) return undefined;
+  if (!isBackendName(m[1])) throw new ProbeError('BAD_INPUT', `--backend extension:<name> needs one of ${BACKEND_NAMES.join(', ')}`);
+  return m[1];
+}
 
 const RESULTS_DIR = join('bench', 'results');
 
@@ -48,16 +63,17 @@ function save(name: string, results: BenchResult[]): void {
 }
 
 /**
- * The same workloads timed by the built extension's service worker on the backend it chose (message
- * 'probe/bench', sent from an extension page), on the same 100 MNIST test images. Rows are labelled
- * `chromium-extension/<backend>`. Needs `npm run build` first.
+ * The same workloads timed by the built extension's service worker on the backend it chose, or on `backend` when
+ * given (message 'probe/bench', sent from an extension page), on the same 100 MNIST test images. Rows are
+ * labelled `chromium-extension/<backend>`. Needs `npm run build` first.
  */
-export async function runBenchInExtension(opts: Omit<BenchOptions, 'backend'> & { timeoutMs?: number }): Promise<BenchResult[]> {
+export async function runBenchInExtension(opts: Omit<BenchOptions, 'backend'> & { backend?: BackendName; timeoutMs?: number }): Promise<BenchResult[]> {
   if (!existsSync(join('dist', 'manifest.json'))) throw new ProbeError('BAD_INPUT', 'build the extension first (npm run build)');
   const data = loadMnist('test');
   const bytes = Uint8Array.from(data.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255));
   const payload: Req<'probe/bench'> = {
     workloads: [...(opts.only ?? WORKLOADS)], runs: opts.runs ?? null, imagesBase64: bytesToBase64(bytes), labels: Array.from(data.labels.subarray(0, BENCH_IMAGES)),
+    ...(opts.backend ? { backend: opts.backend } : {}),
   };
   // Imported here, not at the top: the GPU bundle (bench/gpu.ts) must not carry playwright.
   const { launchExtension, POPUP_PATH, withTimeout } = await import('../src/cli/browser');

@@ -3,6 +3,7 @@
  * backend and model loading, so that `npm run bench:extension` (and the e2e test) time exactly what
  * the popup runs. The images come with the request (the Node benchmark's 100 MNIST test images).
  */
+import * as tf from '@tensorflow/tfjs';
 import { timeWorkloads, type BenchModels, type BenchResult } from '../core/bench';
 import { ProbeError } from '../core/errors';
 import type { Classifier, Uncertain } from '../core/models/types';
@@ -24,6 +25,8 @@ export async function benchInExtension(req: Req<'probe/bench'>, deps: BenchDeps)
   running = true;
   try {
     const backend = await deps.backend();
+    // The rows are labelled with the chosen backend: it must be the one tfjs runs on.
+    if (tf.getBackend() !== backend) throw new ProbeError('INTERNAL', `The chosen backend is ${backend} but TensorFlow.js runs on ${tf.getBackend()}.`);
     const bytes = base64ToBytes(req.imagesBase64);
     const images = Float32Array.from(bytes, (v) => v / 255);
     const [lenet, gpdnn, vaeCtx, vaeClf] = await Promise.all([deps.model('mnist-lenet'), deps.model('mnist-gpdnn'), deps.vae(), deps.model(VAE_CLASSIFIER_ID)]);

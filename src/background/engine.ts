@@ -11,14 +11,15 @@ import { loadClassifier, loadVaeModel } from '../core/models/load';
 import { parseVaeExamples, VAE_CLASSIFIER_ID, VAE_EXAMPLES_FILE, VAE_ID, vaeContextOf } from '../core/models/vae-examples';
 import type { VaeContext } from '../core/probe';
 import type { Classifier } from '../core/models/types';
+import { BACKEND_NAMES, type BackendName } from '../protocol/types';
 import {
   fallbackCandidates, gpuResetError, guardReads, INITIAL_GPU_HEALTH, LOSS_GRACE_MS, nextGpuHealth, READBACK_TIMEOUT_MS, watchContext, watchDevice, webGlCanvasOf,
   type GpuDeviceLike, type GpuHealth, type ReadableBackend,
 } from './gpu-loss';
 
 /** Backends in order of preference. */
-export const BACKEND_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_ORDER)[number];
+export const BACKEND_ORDER = BACKEND_NAMES;
+export type { BackendName };
 
 export interface BackendChoice {
   readonly backend: BackendName;
@@ -29,6 +30,8 @@ export interface BackendChoice {
 }
 
 let choice: Promise<BackendChoice> | null = null;
+/** The backend asked for by name (setBackendPreference); null: chosen by chooseBackend's measurement. */
+let preference: BackendName | null = null;
 
 /** A renderer or adapter description that names a CPU implementation of the GPU APIs. */
 export function isSoftwareRenderer(description: string): boolean {
@@ -188,13 +191,14 @@ export async function fasterOfGpuAndWasm(gpu: BackendName, failed: BackendChoice
 }
 
 /**
- * Choose a backend: the first that works of webgpu → webgl → wasm → cpu (or only `forced`), where a
+ * Choose a backend: the first that works of webgpu → webgl → wasm → cpu (or only `asked`, else the preference), where a
  * hardware GPU backend must also beat wasm on a measured attack step (fasterOfGpuAndWasm), and a GPU
  * API that runs on the CPU (software renderer) is only tried after wasm.
  * Resolves once; later calls return the same choice.
  */
-export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<BackendChoice> {
+export function chooseBackend(wasmDir: string, asked?: BackendName): Promise<BackendChoice> {
   if (choice) return choice;
+  const forced = asked ?? preference ?? undefined;
   choice = (async () => {
     setWasmPaths(wasmDir);
     const failed: BackendChoice['failed'] = [];
@@ -220,7 +224,7 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
     }
     throw new ProbeError('BACKEND_FAILED', `No TensorFlow.js backend works here: ${failed.map((f) => `${f.backend}: ${f.reason}`).join('; ')}`);
   })().then(async (c) => {
-    if (c.backend === 'webgpu' || c.backend === 'webgl') await prepareFallback();
+    if (c.backend === 'webgpu' || c.backend === 'webgl') await prepareFallback(c.backend);
     health = nextGpuHealth(health, { type: 'chosen', backend: c.backend });
     return c;
   });
@@ -228,6 +232,39 @@ export function chooseBackend(wasmDir: string, forced?: BackendName): Promise<Ba
     choice = null;
   });
   return choice;
+}
+
+/** The backend asked for by name, or null when it is chosen by measurement. */
+export function backendPreference(): BackendName | null {
+  return preference;
+}
+
+/**
+ * Run every later job on `name` (null: choose by measurement again, chooseBackend). A backend asked for by name
+ * is used even where it runs on the CPU (SwiftShader) or loses to wasm: the user or the benchmark asked for it.
+ * When the backend changes, the models cached on the old one are dropped, as after a GPU reset, and loaded
+ * again on the new one by the next job. The caller runs this with no job in flight (ProbeService.exclusive).
+ * A backend that does not work here is refused with BACKEND_FAILED and its reason; the previous preference
+ * and backend stay.
+ */
+export async function setBackendPreference(name: BackendName | null, wasmDir: string): Promise<BackendChoice> {
+  await settleGpuLoss();
+  const before = preference;
+  const current = await (choice ?? Promise.resolve(null)).catch(() => null);
+  if (current && name === before) return current;
+  preference = name;
+  choice = null;
+  let next: BackendChoice;
+  try {
+    next = await chooseBackend(wasmDir);
+  } catch (e) {
+    preference = before;
+    choice = null;
+    await chooseBackend(wasmDir).catch(() => undefined);
+    throw e;
+  }
+  if (current?.backend !== next.backend) modelsStale = true;
+  return next;
 }
 
 const models = new Map<string, Promise<Classifier>>();
@@ -366,15 +403,16 @@ function guardLoss(name: BackendName, backend: ReadableBackend, watch: (declare:
 }
 
 /**
- * With webgpu chosen, the first fallback that works is initialised now (wasm is already when it was measured
- * against the GPU), so that a loss switches to it at once: tf.setBackend of an initialised backend is
+ * With a GPU backend chosen, the first fallback that works is initialised now (wasm is already when it was
+ * measured against the GPU), so that a loss switches to it at once: tf.setBackend of an initialised backend is
  * synchronous, while one still initialising makes every op of a job in flight throw "not yet initialized".
+ * `gpu` is active on entry and on return.
  */
-async function prepareFallback(): Promise<void> {
+async function prepareFallback(gpu: BackendName): Promise<void> {
   for (const name of fallbackCandidates(health) as BackendName[]) {
     if (initialised(name)) return;
     const why = await tryBackend(name);
-    await tf.setBackend('webgpu');
+    await tf.setBackend(gpu);
     if (why === null) return;
   }
 }

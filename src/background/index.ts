@@ -6,7 +6,8 @@ import type { CaptureResponse, ModelInfo, ProbeState } from '../protocol/types';
 import { decodeImage, fetchImageBytes } from './decode';
 import { acquireImage } from './acquire';
 import { cropScreenshot } from './screen';
-import { chooseBackend, getModel, getVaeContext } from './engine';
+import { getModel, getVaeContext } from './engine';
+import { BACKEND_KEY, BackendSetting } from './backend-setting';
 import { getDefenseAssets } from './defense-assets';
 import { benchInExtension } from './bench';
 import { ProbeService } from './service';
@@ -120,6 +121,14 @@ async function captureFromPage(
   return 'reply' in second ? second.reply : { ok: false, error: noContentScript(srcUrl) };
 }
 
+/** The compute backend: the stored preference (a name) or the measured choice; a switch waits for the queued jobs. */
+const backendSetting = new BackendSetting({
+  read: async () => (await chrome.storage.local.get(BACKEND_KEY))[BACKEND_KEY],
+  write: (name) => chrome.storage.local.set({ [BACKEND_KEY]: name }),
+  exclusive: (task) => service.exclusive(task),
+  wasmDir: chrome.runtime.getURL('wasm/'),
+});
+
 const service = new ProbeService({
   async capture({ tabId, frameId, srcUrl, pageUrl, frameUrl, maxSide = MAX_CAPTURE_SIDE }) {
     // Page (canvas, page-context fetch) → extension fetch (allowed host, no cookies) → the screen → coded error.
@@ -154,7 +163,7 @@ const service = new ProbeService({
   model: (id) => checkedLoad(id, modelFolderUrl, (m) => getModel(m, modelFolderUrl)),
   vae: () => getVaeContext(modelFolderUrl),
   defenses: () => getDefenseAssets(modelFolderUrl),
-  backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
+  backend: async () => (await backendSetting.choice()).backend,
   persist(tabId, state) {
     // Page images never go to storage.local; the session area is memory-only and cleared on browser exit.
     chrome.storage.session.set({ [STATE_KEY(tabId)]: state }).catch(() => undefined);
@@ -197,7 +206,7 @@ const browse = new BrowseService({
   modelIdOf: (tabId) => service.getState(tabId).modelId,
   model: (id) => checkedLoad(id, modelFolderUrl, (m) => getModel(m, modelFolderUrl)),
   gpdnn: () => getBadgeGp(modelFolderUrl, (id) => getModel(id, modelFolderUrl)),
-  backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
+  backend: async () => (await backendSetting.choice()).backend,
   busy: () => service.queueStats().queued > 0,
   probe(req) {
     // The context menu's path: open the popup where the browser allows it, then the default probe.
@@ -241,12 +250,15 @@ async function modelInfos(): Promise<ModelInfo[]> {
   return infos.filter((i): i is ModelInfo => i !== null);
 }
 
+/** The benchmark runs alone (after the queued jobs), on the asked backend for this run if there is one. */
 function runBench(req: Req<'probe/bench'>): Promise<BenchResult[]> {
-  return benchInExtension(req, {
-    backend: async () => (await chooseBackend(chrome.runtime.getURL('wasm/'))).backend,
-    model: (id) => getModel(id, modelFolderUrl),
-    vae: () => getVaeContext(modelFolderUrl),
-  });
+  return backendSetting.during(req.backend, (backend) =>
+    benchInExtension(req, {
+      backend: async () => backend,
+      model: (id) => getModel(id, modelFolderUrl),
+      vae: () => getVaeContext(modelFolderUrl),
+    }),
+  );
 }
 
 async function handle(msg: AnyEnvelope, sender: BrowseSender): Promise<unknown> {
@@ -289,14 +301,18 @@ async function handle(msg: AnyEnvelope, sender: BrowseSender): Promise<unknown> 
       return service.adversarialTraining(msg.payload.tabId);
     case 'probe/user-model':
       await restoreState(msg.payload.tabId);
-      return service.userModel(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => chooseBackend(chrome.runtime.getURL('wasm/'))));
+      return service.userModel(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => backendSetting.choice()));
     case 'probe/user-export':
-      return service.userExport(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => chooseBackend(chrome.runtime.getURL('wasm/'))));
+      return service.userExport(msg.payload.tabId, msg.payload.source, fetchUserModelLoader(() => backendSetting.choice()));
     case 'probe/saliency':
       await restoreState(msg.payload.tabId);
       return service.saliency(msg.payload.tabId, msg.payload.target);
+    case 'probe/get-backend':
+      return backendSetting.view();
+    case 'probe/set-backend':
+      return backendSetting.set(msg.payload.backend);
     case 'probe/diagnostics':
-      return diagnostics((await chooseBackend(chrome.runtime.getURL('wasm/'))).backend, service.queueStats());
+      return diagnostics((await backendSetting.choice()).backend, service.queueStats());
     case 'browse/get-site':
       return browse.getSite(msg.payload.tabId);
     case 'browse/set-site':
@@ -352,5 +368,5 @@ chrome.tabs.onRemoved.addListener((tabId) => {
   chrome.storage.session.remove(STATE_KEY(tabId)).catch(() => undefined);
 });
 
-// Warm up the backend so the first probe is quick.
-void chooseBackend(chrome.runtime.getURL('wasm/')).catch(() => undefined);
+// Warm up the backend (the stored preference first) so the first probe is quick.
+void backendSetting.choice().catch(() => undefined);

@@ -169,6 +169,21 @@ export class ProbeService {
     return run;
   }
 
+  /**
+   * Runs `task` alone: after every job queued before it, and before any queued after it (a backend switch must not
+   * pull the models from under a running attack). Counted as queued while it waits and runs (browse-mode badges
+   * hold back, the worker keeps itself alive), not as a job done.
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.counts.queued++;
+    this.deps.onEnqueue?.();
+    const run = this.queue.then(task, task).finally(() => {
+      this.counts.queued--;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** The context-menu path: probe the image at srcUrl in tab/frame with the default FGSM. */
   probeImage(req: ProbeRequest & { modelId?: string }): Promise<ProbeState> {
     const modelId = req.modelId ?? this.tabs.get(req.tabId)?.state.modelId ?? DEFAULT_MODEL_ID;

@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useRef, useState, useMemo } from 'preact/hooks';
-import type { AttackChoice, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
+import type { AttackChoice, BackendName, ModelInfo, ProbeState, ProbeStatus } from '../protocol/types';
 import { ErrorView } from './components/ErrorView';
 import { AccessRequest } from './components/AccessRequest';
 import { SiteAccess } from './components/SiteAccess';
+import { BackendPicker } from './components/BackendPicker';
 import { JobProgress } from './components/JobProgress';
 import { Lab } from './components/Lab';
 import { ResultView } from './components/ResultView';
@@ -132,6 +133,12 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
     return listAccess && removeAccess ? { list: () => listAccess.call(connector), remove: (o: readonly string[]) => removeAccess.call(connector, o) } : null;
   }, [connector]);
 
+  /** Stable per connector, as siteAccess. */
+  const backendSetting = useMemo(() => {
+    const { getBackend, setBackend } = connector;
+    return getBackend && setBackend ? { get: () => getBackend.call(connector), set: (b: BackendName | null) => setBackend.call(connector, b) } : null;
+  }, [connector]);
+
   const retry = useCallback(() => {
     setFailure(null);
     setState(null);
@@ -151,6 +158,7 @@ export function App({ connector, lab, pollMs = POLL_MS, onOpenClassroom }: AppPr
       {connector.getBrowseSite && connector.setBrowseSite && <BrowseSwitch get={browseGet} set={browseSet} allow={connector.requestAccess?.bind(connector)} />}
       {renderBody()}
       {siteAccess && <SiteAccess list={siteAccess.list} remove={siteAccess.remove} />}
+      {backendSetting && <BackendPicker get={backendSetting.get} set={backendSetting.set} />}
     </main>
   );
 

@@ -1,6 +1,6 @@
 import type { UserModelSource } from '../core/lab/user-source';
 import type { StoredModelFile } from '../protocol/model-files';
-import type { BrowseSite, FullExportView, SaliencyView, UserModelView } from '../protocol/types';
+import type { BackendName, BackendView, BrowseSite, FullExportView, SaliencyView, UserModelView } from '../protocol/types';
 import type { AdvTrainingView, AttackChoice, DefenseReportView, ExportView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from '../protocol/types';
 
 /** Everything the popup needs from the rest of the extension. The UI talks only to this. */
@@ -27,6 +27,10 @@ export interface Connector {
   getBrowseSite?(): Promise<BrowseSite>;
   /** Browse mode: switch badges on or off for the current tab's site. */
   setBrowseSite?(enabled: boolean): Promise<BrowseSite>;
+  /** The compute backend in use and why the others are not. Optional with setBackend: without both, no backend setting. */
+  getBackend?(): Promise<BackendView>;
+  /** Run later jobs on `backend` (null: chosen by measurement); rejects with BACKEND_FAILED where it does not work. */
+  setBackend?(backend: BackendName | null): Promise<BackendView>;
 }
 
 /** The lab computations on the current probe (defenses, ε-sweep, transfer), one at a time per tab. */

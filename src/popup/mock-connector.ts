@@ -5,7 +5,7 @@
  */
 import { attackMeta, resolveParams } from '../core/attacks/specs';
 import { ProbeError, type ErrorInfo } from '../core/errors';
-import type { AttackChoice, AttackOutcome, AttackParamValues, BrowseSite, LabKind, LabProgress, ModelInfo, ProbeResult, ProbeState, ProbeStatus } from '../protocol/types';
+import type { AttackChoice, AttackOutcome, AttackParamValues, BackendName, BackendView, BrowseSite, LabKind, LabProgress, ModelInfo, ProbeResult, ProbeState, ProbeStatus } from '../protocol/types';
 import type { Connector, LabConnector } from './connector';
 import { mockDefenses, mockSweep, mockTransfer, MOCK_TRANSFER_MODELS } from './mock-lab';
 import { mockAdvTraining, mockExport, mockUserExport, mockUserModel } from './mock-lab2';
@@ -40,7 +40,9 @@ export type MockCall =
   | { readonly method: 'storeModelFiles'; readonly names: readonly string[] }
   | { readonly method: 'saliency'; readonly target: number }
   | { readonly method: 'getBrowseSite' }
-  | { readonly method: 'setBrowseSite'; readonly enabled: boolean };
+  | { readonly method: 'setBrowseSite'; readonly enabled: boolean }
+  | { readonly method: 'getBackend' }
+  | { readonly method: 'setBackend'; readonly backend: BackendName | null };
 
 export type MockMethod = MockCall['method'];
 
@@ -75,7 +77,10 @@ export interface MockConnectorOptions {
   readonly digit?: number;
   /** The attack shown at first (default FGSM, ε 0.1, untargeted). */
   readonly choice?: MockInitialChoice;
-  readonly backend?: string;
+  /** The backend chosen automatically (default webgpu); setBackend changes the backend of later results. */
+  readonly backend?: BackendName;
+  /** Backends setBackend refuses with BACKEND_FAILED (default none), also listed as not used. */
+  readonly unavailableBackends?: readonly BackendName[];
   readonly modelId?: string;
   /** What listModels returns (default: the one mock model). runAttack accepts these ids. */
   readonly models?: readonly ModelInfo[];
@@ -132,7 +137,15 @@ interface AttackJob {
 export function createMockConnector(opts: MockConnectorOptions = {}): MockConnector {
   const calls: MockCall[] = [];
   const tabId = opts.tabId === undefined ? 1 : opts.tabId;
-  const backend = opts.backend ?? 'webgpu';
+  const autoBackend: BackendName = opts.backend ?? 'webgpu';
+  let backend: BackendName = autoBackend;
+  let preference: BackendName | null = null;
+  const backendView = (): BackendView => ({
+    backend,
+    preference,
+    notUsed: (opts.unavailableBackends ?? []).map((b) => ({ backend: b, reason: `${b} does not work here (mock)` })),
+    measured: [],
+  });
   const digit = opts.digit ?? 7;
   const latency = opts.latencyMs ?? 0;
   const models: readonly ModelInfo[] = opts.models ?? [
@@ -359,6 +372,19 @@ export function createMockConnector(opts: MockConnectorOptions = {}): MockConnec
       return answer('removeAccess', () => {
         for (const o of origins) granted.delete(o);
         return true;
+      });
+    },
+    getBackend() {
+      calls.push({ method: 'getBackend' });
+      return answer('getBackend', backendView);
+    },
+    setBackend(b: BackendName | null) {
+      calls.push({ method: 'setBackend', backend: b });
+      return answer('setBackend', () => {
+        if (b !== null && opts.unavailableBackends?.includes(b)) throw new ProbeError('BACKEND_FAILED', `${b} does not work here (mock).`);
+        preference = b;
+        backend = b ?? autoBackend;
+        return backendView();
       });
     },
     getBrowseSite() {

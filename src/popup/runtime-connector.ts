@@ -52,7 +52,7 @@ export function createRuntimeConnector(
   // click's own call stack; this Chromium keeps it across awaits, tried); the browser resolves
   // true without a prompt for hosts already allowed.
   requestPermission: (origins: string[]) => Promise<boolean> = (origins) => chrome.permissions.request({ origins }),
-): Connector & LabConnector & Required<Pick<Connector, 'retry' | 'requestAccess'>> {
+): Connector & LabConnector & Required<Pick<Connector, 'retry' | 'requestAccess' | 'getBackend' | 'setBackend'>> {
   async function send<T extends MessageType>(type: T, payload: Req<T>): Promise<Res<T>> {
     const envelope: Envelope<T> = { type, payload };
     let raw: unknown;
@@ -79,6 +79,8 @@ export function createRuntimeConnector(
     cancel: () => send('probe/cancel', { tabId }),
     listModels: () => send('probe/list-models', {}),
     retry: () => send('probe/retry', { tabId }),
+    getBackend: () => send('probe/get-backend', {}),
+    setBackend: (backend) => send('probe/set-backend', { backend }),
     listAccess: async () => (await chrome.permissions.getAll()).origins ?? [],
     removeAccess: (origins) => chrome.permissions.remove({ origins: [...origins] }),
     requestAccess: (origins) => {

@@ -5,6 +5,7 @@ import { SWEEP_LIMITS } from '../core/lab/sweep-common';
 import { checkUserModelSource, type UserModelSource } from '../core/lab/user-source';
 import type { FullExportView, SaliencyView, UserModelView } from './types';
 import type { BadgeView, BrowseSite, CapturedImage } from './types';
+import { BACKEND_NAMES, isBackendName, type BackendName, type BackendView } from './types';
 import type { AdvTrainingView, AttackChoice, CaptureResponse, DefenseReportView, ExportView, DiagnosticsView, LabProgress, ModelInfo, ProbeState, SweepView, TransferView } from './types';
 
 /** Largest side, in pixels, of an image captured for a probe (the attacks need no more). */
@@ -33,10 +34,11 @@ export interface MessageMap {
   'probe/list-models': { req: Record<string, never>; res: ModelInfo[]; from: 'extension-page' };
   /**
    * Extension page → background: time the benchmark workloads (src/core/bench.ts) on the service
-   * worker's real backend, on the given 100 MNIST test images (grey levels 0–255, base64) and labels.
+   * worker's real backend, on the given 100 MNIST test images (grey levels 0–255, base64) and labels;
+   * with `backend`, on that backend for this run (then back to the one the extension uses).
    */
   'probe/bench': {
-    req: { workloads: Workload[]; runs: number | null; imagesBase64: string; labels: number[] };
+    req: { workloads: Workload[]; runs: number | null; imagesBase64: string; labels: number[]; backend?: BackendName };
     res: BenchResult[];
     from: 'extension-page';
   };
@@ -60,6 +62,13 @@ export interface MessageMap {
   'probe/user-export': { req: { tabId: number | null; source: UserModelSource }; res: FullExportView; from: 'extension-page' };
   /** Popup → background: JSMA's saliency map S(X, target) of the tab's clean image and A(X, t) for every other class. */
   'probe/saliency': { req: { tabId: number | null; target: number }; res: SaliencyView; from: 'extension-page' };
+  /** Popup → background: the compute backend in use, the one asked for, and why the others are not used. */
+  'probe/get-backend': { req: Record<string, never>; res: BackendView; from: 'extension-page' };
+  /**
+   * Popup → background: run later jobs on `backend` (null: choose by measurement). Applied after the jobs already
+   * queued; a backend that does not work here is refused with BACKEND_FAILED and the previous one stays.
+   */
+  'probe/set-backend': { req: { backend: BackendName | null }; res: BackendView; from: 'extension-page' };
   /** Extension page → background: backend, live tensors, memory and job-queue counters (tests assert tensors return to baseline). */
   'probe/diagnostics': { req: Record<string, never>; res: DiagnosticsView; from: 'extension-page' };
   /** Background → content script: capture the right-clicked image's pixels. */
@@ -183,8 +192,9 @@ const validators: { [T in MessageType]: Validator<T> } = {
     return {};
   },
   'probe/bench': (p) => {
-    onlyKeys(p, ['workloads', 'runs', 'imagesBase64', 'labels']);
-    const { workloads, runs, imagesBase64, labels } = p;
+    onlyKeys(p, ['workloads', 'runs', 'imagesBase64', 'labels', 'backend']);
+    const { workloads, runs, imagesBase64, labels, backend } = p;
+    if (backend !== undefined && !isBackendName(backend)) bad(`backend must be one of ${BACKEND_NAMES.join(', ')}`);
     if (!Array.isArray(workloads) || workloads.length === 0 || workloads.length > 20 || !workloads.every(isWorkload)) bad('workloads must be a non-empty list of benchmark workload names');
     const r = runs ?? null;
     if (r !== null && (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 100)) bad('runs must be an integer in [1, 100] or null');
@@ -193,7 +203,7 @@ const validators: { [T in MessageType]: Validator<T> } = {
       bad(`imagesBase64 must be ${BENCH_IMAGES} images of ${BENCH_PIXELS} bytes in base64`);
     }
     if (!Array.isArray(labels) || labels.length !== BENCH_IMAGES || !labels.every((v) => Number.isInteger(v) && v >= 0 && v <= 9)) bad(`labels must be ${BENCH_IMAGES} digits`);
-    return { workloads: workloads as Workload[], runs: r, imagesBase64, labels: labels as number[] };
+    return { workloads: workloads as Workload[], runs: r, imagesBase64, labels: labels as number[], ...(backend === undefined ? {} : { backend }) };
   },
   'probe/defenses': (p) => {
     onlyKeys(p, ['tabId']);
@@ -241,6 +251,16 @@ const validators: { [T in MessageType]: Validator<T> } = {
     const t = p.target;
     if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 999) bad('target must be a class index');
     return { tabId: tabIdOf(p), target: t + 0 };
+  },
+  'probe/get-backend': (p) => {
+    onlyKeys(p, []);
+    return {};
+  },
+  'probe/set-backend': (p) => {
+    onlyKeys(p, ['backend']);
+    const b = p.backend;
+    if (b !== null && !isBackendName(b)) bad(`backend must be null (automatic) or one of ${BACKEND_NAMES.join(', ')}`);
+    return { backend: b };
   },
   'probe/diagnostics': (p) => {
     onlyKeys(p, []);
@@ -301,6 +321,8 @@ export const SENDERS: { [T in MessageType]: MessageMap[T]['from'] } = {
   'probe/user-model': 'extension-page',
   'probe/user-export': 'extension-page',
   'probe/saliency': 'extension-page',
+  'probe/get-backend': 'extension-page',
+  'probe/set-backend': 'extension-page',
   'probe/diagnostics': 'extension-page',
   'content/capture': 'background',
   'browse/get-site': 'extension-page',

@@ -1,5 +1,23 @@
 import type { ErrorInfo } from '../core/errors';
 
+/** The TensorFlow.js backends the background can run on, in its order of preference. */
+export const BACKEND_NAMES = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export function isBackendName(v: unknown): v is BackendName {
+  return typeof v === 'string' && (BACKEND_NAMES as readonly string[]).includes(v);
+}
+
+/** The background's compute backend: the one in use, the one asked for by name (null: chosen by measurement), and why the others are not used. */
+export interface BackendView {
+  readonly backend: BackendName;
+  readonly preference: BackendName | null;
+  /** Backends tried before the one in use, each with its reason (a software renderer, slower than wasm by measurement, 16-bit floats, absent…). */
+  readonly notUsed: readonly { readonly backend: BackendName; readonly reason: string }[];
+  /** Where a hardware GPU backend and wasm were both timed: ms per one-image attack step on each. */
+  readonly measured: readonly { readonly backend: BackendName; readonly msPerStep: number }[];
+}
+
 /** A grayscale image as the model sees it: values in [0,1], row-major, width*height long. */
 export interface GrayImage {
   readonly width: number;

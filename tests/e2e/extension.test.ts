@@ -232,4 +232,72 @@ describe('extension end to end', () => {
     expect(reply.data[1].medianMs).toBeLessThan(5000);
     await popup.close();
   }, 300_000);
+
+  it('the compute backend setting: WebGL asked for in the popup runs the next attack there with the wasm run’s verdicts; the benchmark’s backend lasts one run', async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${server.url}/index.html?backend`);
+    await page.waitForFunction(() => document.images[4]?.complete);
+    const tabId = await fireProbe(session, page, `${server.url}/d4.png`, '#d4');
+    const popup = await openPopup(session, tabId);
+    const onWasm = await readPopup(popup);
+    expect(onWasm.status).toBe('done');
+    expect(onWasm.backend).toBe('wasm');
+
+    await popup.click('[data-testid="backend-setting"] summary');
+    await popup.waitForSelector('[data-testid="backend-select"]');
+    expect(await popup.textContent('[data-testid="backend-current"]')).toBe('wasm');
+    // SwiftShader's WebGL works here but runs on the CPU: the automatic choice says why it skipped it.
+    expect(await popup.textContent('[data-testid="backend-not-used"]')).toMatch(/webgl not used: software renderer/i);
+    await popup.selectOption('[data-testid="backend-select"]', 'webgl');
+    await popup.waitForFunction(() => document.querySelector('[data-testid="backend-current"]')?.textContent === 'webgl', undefined, { timeout: 60_000 });
+    expect(await popup.$('[data-testid="backend-error"]')).toBeNull();
+
+    const job = Number(await popup.getAttribute('[data-testid="popup"]', 'data-job'));
+    await popup.click('[data-testid="run-attack"]');
+    await popup.waitForFunction(
+      (j) => {
+        const el = document.querySelector('[data-testid="popup"]');
+        return el !== null && Number(el.getAttribute('data-job')) > j && el.getAttribute('data-status') === 'done';
+      },
+      job,
+      { timeout: 120_000 },
+    );
+    const onWebgl = await readPopup(popup);
+    await popup.screenshot({ path: join(ARTEFACTS, 'popup-backend-webgl.png'), fullPage: true });
+    console.log(`e2e backend setting: wasm ${JSON.stringify(onWasm)}; webgl ${JSON.stringify(onWebgl)}`);
+    expect(onWebgl.status).toBe('done');
+    expect(onWebgl.backend).toBe('webgl');
+    // Same digit, same FGSM: the same verdicts, confidences within 0.2 points (float32 on both; summation order differs).
+    expect(onWebgl.prediction).toBe(onWasm.prediction);
+    expect(onWebgl.advPrediction).toBe(onWasm.advPrediction);
+    expect(Math.abs(Number.parseFloat(onWebgl.confidence ?? 'NaN') - Number.parseFloat(onWasm.confidence ?? 'NaN'))).toBeLessThanOrEqual(0.2);
+    expect(onWebgl.linf).toBe(onWasm.linf);
+    expect(Math.abs(Number.parseFloat(onWebgl.l2 ?? 'NaN') / Number.parseFloat(onWasm.l2 ?? 'NaN') - 1)).toBeLessThanOrEqual(0.01);
+
+    // Back to the automatic choice (stored, as the WebGL choice was).
+    await popup.selectOption('[data-testid="backend-select"]', 'auto');
+    await popup.waitForFunction(() => document.querySelector('[data-testid="backend-current"]')?.textContent === 'wasm', undefined, { timeout: 60_000 });
+    const stored = await session.sw.evaluate(async () => (await chrome.storage.local.get('backendPreference')).backendPreference as unknown);
+    expect(stored).toBeNull();
+
+    // The benchmark on WebGL (`probe bench --backend webgl`): its rows run there, then the automatic choice is back.
+    const test = loadMnist('test');
+    const payload = {
+      workloads: ['classify-1', 'fgsm-1'],
+      runs: 2,
+      imagesBase64: bytesToBase64(Uint8Array.from(test.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255))),
+      labels: Array.from(test.labels.subarray(0, BENCH_IMAGES)),
+      backend: 'webgl',
+    };
+    const reply = (await withTimeout(popup.evaluate((msg) => chrome.runtime.sendMessage(msg), { type: 'probe/bench', payload }), 120_000, 'probe/bench')) as {
+      ok: boolean;
+      data: { workload: string; backend: string; medianMs: number }[];
+    };
+    expect(reply.ok).toBe(true);
+    expect(reply.data.map((r) => r.backend)).toEqual(['webgl', 'webgl']);
+    const after = (await popup.evaluate(() => chrome.runtime.sendMessage({ type: 'probe/get-backend', payload: {} }))) as { ok: boolean; data: { backend: string; preference: string | null } };
+    expect(after).toMatchObject({ ok: true, data: { backend: 'wasm', preference: null } });
+    await popup.close();
+    await page.close();
+  }, 300_000);
 });

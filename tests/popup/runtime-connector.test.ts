@@ -49,6 +49,23 @@ describe('createRuntimeConnector', () => {
     expect(await codeOf(d.requestAccess(['https://a.example/*']))).toBe('NO_ACCESS');
   });
 
+  it('the backend setting is probe/get-backend and probe/set-backend (null: automatic), validated; a refusal keeps its code', async () => {
+    const view = { backend: 'wasm', preference: null, notUsed: [], measured: [] };
+    const { sent, send } = fakeSend((e: Envelope) =>
+      e.type === 'probe/set-backend' && (e.payload as { backend: unknown }).backend === 'webgl' ? { ok: false, error: { code: 'BACKEND_FAILED', message: 'no WebGL' } } : { ok: true, data: view },
+    );
+    const c = createRuntimeConnector(7, send);
+    expect(await c.getBackend()).toEqual(view);
+    expect(await c.setBackend(null)).toEqual(view);
+    expect(await codeOf(c.setBackend('webgl'))).toBe('BACKEND_FAILED');
+    expect(sent).toEqual([
+      { type: 'probe/get-backend', payload: {} },
+      { type: 'probe/set-backend', payload: { backend: null } },
+      { type: 'probe/set-backend', payload: { backend: 'webgl' } },
+    ]);
+    for (const e of sent) expect(parseMessage(e)).toEqual(e);
+  });
+
   it('lab requests are typed envelopes the background validator accepts, for this tab', async () => {
     const { sent, send } = fakeSend({ ok: true, data: { kind: null, done: 0, total: 0, phase: null } });
     const c = createRuntimeConnector(7, send);

@@ -23,6 +23,8 @@ const VALID: { [T in MessageType]: Record<string, unknown> } = {
     imagesBase64: bytesToBase64(new Uint8Array(BENCH_IMAGES * 784)),
     labels: Array.from({ length: BENCH_IMAGES }, (_, i) => i % 10),
   },
+  'probe/get-backend': {},
+  'probe/set-backend': { backend: 'webgl' },
   'probe/defenses': { tabId: 4 },
   'probe/sweep': { tabId: 2, maxEps: 0.5, points: 41 },
   'probe/transfer': { tabId: null },

@@ -94,13 +94,30 @@ describe("'probe/bench'", () => {
     ['a label of 10', { ...ok, labels: [...labels.slice(1), 10] }],
     ['99 labels', { ...ok, labels: labels.slice(1) }],
     ['an extra field', { ...ok, extra: 1 }],
+    ['an unknown backend', { ...ok, backend: 'tpu' }],
+    ['a null backend', { ...ok, backend: null }],
   ])('rejects %s with BAD_MESSAGE', (_, payload) => {
     expect(() => parseMessage({ type: 'probe/bench', payload })).toThrow(expect.objectContaining({ code: 'BAD_MESSAGE' }));
+  });
+  it('takes a backend to run on (the CLI\'s --backend webgl / extension:NAME)', () => {
+    expect(parseMessage({ type: 'probe/bench', payload: { ...ok, backend: 'webgl' } }).payload).toMatchObject({ backend: 'webgl' });
+    expect(parseMessage({ type: 'probe/bench', payload: ok }).payload).not.toHaveProperty('backend');
+  });
+});
+
+describe("'probe/set-backend'", () => {
+  it('takes a backend name or null (automatic), nothing else', () => {
+    for (const backend of ['webgpu', 'webgl', 'wasm', 'cpu', null]) {
+      expect(parseMessage({ type: 'probe/set-backend', payload: { backend } }).payload).toEqual({ backend });
+    }
+    for (const payload of [{}, { backend: 'auto' }, { backend: 'WEBGL' }, { backend: 1 }, { backend: 'wasm', extra: true }]) {
+      expect(() => parseMessage({ type: 'probe/set-backend', payload })).toThrow(expect.objectContaining({ code: 'BAD_MESSAGE' }));
+    }
   });
 });
 
 describe('sender checks', () => {
-  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-attack', 'probe/cancel', 'probe/list-models', 'probe/bench', 'probe/defenses', 'probe/sweep', 'probe/transfer', 'probe/lab-progress', 'probe/lab-cancel'];
+  const popupOnly: MessageType[] = ['probe/get-state', 'probe/run-attack', 'probe/cancel', 'probe/list-models', 'probe/bench', 'probe/get-backend', 'probe/set-backend', 'probe/defenses', 'probe/sweep', 'probe/transfer', 'probe/lab-progress', 'probe/lab-cancel'];
   it.each(popupOnly)('%s: only extension pages of this extension', (type) => {
     expect(senderAllowed(type, popup, ID, ORIGIN)).toBe(true);
     expect(senderAllowed(type, { ...popup, id: 'other' }, ID, ORIGIN)).toBe(false);
