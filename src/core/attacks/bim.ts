@@ -79,7 +79,7 @@ export async function bim(model: Classifier, x: tf.Tensor4D, opts: BimOptions, c
       await step({ done: i, total: steps, phase: `step ${i + 1}/${steps}` });
       const next = tf.tidy(() => {
         const grad = crossEntropyGradient(model, adv, labels);
-        // The L∞ step and projections: one fused kernel on WebGPU (kernels/fused.ts), the ops below elsewhere.
+        // The L∞ step and projections: one fused kernel on WebGPU and WebGL (kernels/fused.ts), the ops below elsewhere.
         if (norm === 'inf') return signStep(adv, grad, targeted ? -stepSize : stepSize, min, max, { x0: x, radius: eps }, signedStep);
         const moved = tf.add(adv, tf.mul(normalizedStep(grad), signedStep));
         return tf.clipByValue(tf.add(x, projectL2(tf.sub(moved, x), eps)), min, max) as tf.Tensor4D;

@@ -32,7 +32,7 @@ export function fgsm(model: Classifier, x: tf.Tensor4D, opts: FgsmOptions): tf.T
   return tf.tidy(() => {
     const grad = crossEntropyGradient(model, x, opts.y);
     const signedEps = targeted ? -eps : eps;
-    // clip(x + ε·sign(g)): one fused kernel on WebGPU (kernels/fused.ts).
+    // clip(x + ε·sign(g)): one fused kernel on WebGPU and WebGL (kernels/fused.ts).
     if (norm === 'inf') return signStep(x, grad, signedEps, min, max);
     const n = x.shape[0];
     const flat = grad.reshape([n, -1]);

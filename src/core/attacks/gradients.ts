@@ -28,7 +28,7 @@ export function crossEntropyGradient(model: Classifier, x: tf.Tensor4D, labels?:
   const vjp = tapeFreeVjp(model);
   if (vjp) {
     return tf.tidy(() => {
-      // Without labels, the model's own predictions, taken from the same forward pass (one fused kernel on WebGPU).
+      // Without labels, the model's own predictions, taken from the same forward pass (one fused kernel on WebGPU and WebGL).
       const seed = (z: tf.Tensor2D): tf.Tensor2D => crossEntropyDz(z, labels);
       return vjp(x, seed).grad;
     });

@@ -214,7 +214,7 @@ function register(): void {
 
 /** Whether CW-L2 runs the kernels of this file (the webgpu backend, fused kernels on: kernels/fused.ts). */
 export function cwGpuAvailable(): boolean {
-  return fusedKernelsActive();
+  return tf.getBackend() === 'webgpu' && fusedKernelsActive();
 }
 
 /** Runs a kernel of this file (its programs read every input through f32(), as kernels/fused.ts says why). */

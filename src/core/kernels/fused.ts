@@ -13,8 +13,9 @@
  * - `signStep`: clip(x + s·sign(g), lo, hi), and BIM's step with its projection on the ε-ball around
  *   x₀ (Sign, Multiply, Add, [Sub, Clip, Add,] Clip → 1).
  *
- * On every other backend, and with `setFusedKernels(false)`, the functions run the op path, with the
- * same ops and the same results as before (wasm and cpu have no per-dispatch cost worth fusing away).
+ * On webgl the same four run as GLSL programs (kernels/fused-webgl.ts). On every other backend, and
+ * with `setFusedKernels(false)`, the functions run the op path, with the same ops and the same results
+ * as before (wasm and cpu have no per-dispatch cost worth fusing away).
  * The WGSL programs use tfjs-backend-webgpu's program interface (4.22: `runWebGPUProgram`, the
  * generated `uniforms`, `getCoordsFromIndex`, `setOutputAtIndex`) and read their inputs as flat
  * arrays, each read through f32() (or i32()): tfjs's cast between int32 and float32 can share the
@@ -30,6 +31,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { deviceScalar } from '../tensors';
+import { registerWebGlFusedKernels } from './fused-webgl';
 
 const BACKEND = 'webgpu';
 const K_CE = 'ProbeCrossEntropyDz';
@@ -44,10 +46,13 @@ export function setFusedKernels(on: boolean): void {
   enabled = on;
 }
 
-/** Whether the fused kernels run for the active backend. */
+/** Whether the fused kernels run for the active backend (webgpu: this file's WGSL; webgl: fused-webgl.ts's GLSL). */
 export function fusedKernelsActive(): boolean {
-  if (!enabled || tf.getBackend() !== BACKEND) return false;
-  registerFusedKernels();
+  if (!enabled) return false;
+  const active = tf.getBackend();
+  if (active === BACKEND) registerFusedKernels();
+  else if (active === 'webgl') registerWebGlFusedKernels({ ce: K_CE, relu: K_RELU, pool: K_POOL, step: K_STEP });
+  else return false;
   return true;
 }
 

@@ -10,7 +10,7 @@
  * (convolution or matmul + bias + activation in one) and the backward pass is written out (input
  * gradients only): about 30. On WebGPU, where every kernel call costs tens of microseconds of host time
  * (../shared/gpu.md), that is most of the attack's time; on every backend it skips the weight gradients.
- * On WebGPU the backward pass also uses the fused kernels of kernels/fused.ts: a ReLU's gradient in one
+ * On WebGPU and WebGL the backward pass also uses the fused kernels of kernels/fused.ts: a ReLU’s gradient in one
  * dispatch, and a max pool's gradient together with the ReLU under it in one (FGSM on 100 images on LeNet:
  * 33 GPU programs → 15 with the fused dJ/dZ and step; `fgsm-100-attack` of `npx tsx bench/dispatches.ts`).
  *
@@ -155,7 +155,7 @@ export function compileChain(model: tf.LayersModel): LayerChain | null {
         const saved: Saved[] = [];
         const logits = run(x, saved);
         let d: tf.Tensor = seed(logits);
-        // Set when a max pool's gradient already includes the ReLU under it (one fused kernel on WebGPU).
+        // Set when a max pool's gradient already includes the ReLU under it (one fused kernel on WebGPU and WebGL).
         let reluDone = false;
         for (let i = ops.length - 1; i >= 0; i--) {
           const op = ops[i];
