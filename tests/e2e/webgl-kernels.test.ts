@@ -8,7 +8,8 @@ import { maxRelativeError } from '../helpers/close';
  * The fused kernels on WebGL (src/core/kernels/fused-webgl.ts), in a page of headless Chromium (SwiftShader's
  * WebGL 2, 32-bit float render targets; Node has no WebGL): every case of tests/helpers/fused-cases.ts as one
  * WebGL program, equal to tfjs's op path on WebGL and to the cpu backend; a LeNet-shaped attack step
- * (logits, dJ/dx, FGSM's and BIM's signed steps) equal to the op path in fewer programs; no tensor leak.
+ * (logits, dJ/dx, FGSM's and BIM's signed steps) equal to the op path in fewer programs; CW-L2's kernels
+ * (tests/helpers/cw-cases.ts) and whole runs against the op path; no tensor leak.
  */
 /** programs: every WebGL program run (uploads and read-back included); fused: those of fused-webgl.ts. */
 type Run = { data: number[]; programs: number; fused: number; leaked: number };
@@ -18,7 +19,17 @@ interface Checks {
   fusedOnWebgl: boolean;
   cases: { name: string; cpu: number[] | null; ops: Run; fused: Run }[];
   step: { ops: Run; fused: Run; sizes: number[] };
+  cw: {
+    available: boolean;
+    reference: Record<string, number[]>[];
+    kernels: Record<string, number[]>[];
+    best: { stepSuccDtype: string; bestL2: number[]; bestAdv: number[]; stepSucc: number[]; adv: number[]; prevBestAdv: number[] };
+    leaked: number;
+    runLeaked: number;
+    runs: { fused: CwRun; ops: CwRun; perIterationFused: number; perIterationOps: number };
+  };
 }
+type CwRun = { l2: number[]; success: boolean[]; programs: number };
 
 let browser: Browser;
 let got: Checks;
@@ -77,5 +88,32 @@ describe('fused kernels on WebGL (headless Chromium)', () => {
       const same = p.fused.filter((v, i) => Math.abs(v - p.ops[i]) < 1e-6).length;
       expect(same / p.fused.length).toBeGreaterThanOrEqual(0.999);
     }
+  });
+
+  it('CW-L2’s kernels (x′, ‖x′ − x₀‖², margin, seed, Adam) equal the op path on the cpu backend; the bookkeeping kernel keeps what improved', () => {
+    const { available, reference, kernels, best, leaked } = got.cw;
+    expect(available).toBe(true);
+    expect(leaked).toBe(0);
+    for (const [i, want] of reference.entries()) {
+      const data = kernels[i];
+      for (const k of ['adv', 'l2', 'w2', 'm2', 'v2']) expect(maxRelativeError(data[k], want[k]), k).toBeLessThan(1e-5);
+      expect(data.margin).toEqual(want.margin);
+      expect(data.seed).toEqual(want.seed);
+    }
+    expect(best.stepSuccDtype).toBe('bool');
+    expect(best.bestL2).toEqual([Math.fround(0.7), Math.fround(0.1), Math.fround(1.2)]);
+    expect(best.stepSucc).toEqual([1, 1, 1]);
+    const per = best.adv.length / 3;
+    expect(best.bestAdv).toEqual(best.adv.map((v, i) => (i < per ? v : best.prevBestAdv[i])));
+  });
+
+  it('a targeted CW-L2 run (c = 10, 40 steps, runner-up targets) on a LeNet-shaped net: the op path’s successes and distortions in fewer programs per iteration', () => {
+    const { fused, ops, perIterationFused, perIterationOps } = got.cw.runs;
+    console.log(`WebGL programs per CW-L2 iteration on 3 images: op path ${perIterationOps}, fused ${perIterationFused}; L2 fused ${fused.l2.join(' ')}, op path ${ops.l2.join(' ')}`);
+    expect(got.cw.runLeaked).toBe(0);
+    expect(fused.success).toEqual(ops.success);
+    expect(fused.success.filter((x) => x).length).toBeGreaterThanOrEqual(2);
+    for (let i = 0; i < 3; i++) if (ops.success[i]) expect(Math.abs(fused.l2[i] - ops.l2[i])).toBeLessThan(0.01 * ops.l2[i]);
+    expect(perIterationOps).toBeGreaterThanOrEqual(2 * perIterationFused);
   });
 });

@@ -166,7 +166,7 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
   const step = stepper(ctl);
   // wasm/cpu: the element-wise work of an iteration in two fused kernels (src/core/kernels/cw-step.ts).
   const fused = cwFusedAvailable();
-  // webgpu: the iteration in 10 programs around the model's pass (src/core/kernels/cw-webgpu.ts).
+  // webgpu and webgl: the iteration in 10 programs around the model’s pass (src/core/kernels/cw-webgpu.ts, cw-webgl.ts).
   const onGpu = gpu.cwGpuAvailable();
   // The model's tape-free logits + VJP where it has one (a chain of standard layers), else tf's tape.
   const vjp = tapeFreeVjp(model);

@@ -17,9 +17,11 @@
  *
  * tanh is tfjs-backend-webgpu's own formula, so x′ matches the op path on the same device; the rest
  * agrees to float32 rounding (a shader compiler may contract a·b + c). Tests:
- * tests/core/kernels/cw-webgpu.test.ts. Pure tfjs: bundled into the extension too.
+ * tests/core/kernels/cw-webgpu.test.ts. On webgl the same kernels run as GLSL programs (cw-webgl.ts,
+ * registered under the same names). Pure tfjs: bundled into the extension too.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWebGlCwKernels } from './cw-webgl';
 import { flatProgram, fusedKernelsActive, registerWebGpuKernels, runKernel, runProgram, type KernelArgs } from './fused';
 
 const K_ADV = 'ProbeCwGpuAdv';
@@ -209,12 +211,13 @@ function register(): void {
     [K_ADAM, adamKernel],
     [K_BEST, bestKernel],
   ]);
+  registerWebGlCwKernels({ adv: K_ADV, l2: K_L2, seed: K_SEED, margin: K_MARGIN, adam: K_ADAM, best: K_BEST });
   registered = true;
 }
 
-/** Whether CW-L2 runs the kernels of this file (the webgpu backend, fused kernels on: kernels/fused.ts). */
+/** Whether CW-L2 runs the kernels of this file (webgpu, or webgl through cw-webgl.ts; fused kernels on: kernels/fused.ts). */
 export function cwGpuAvailable(): boolean {
-  return tf.getBackend() === 'webgpu' && fusedKernelsActive();
+  return fusedKernelsActive();
 }
 
 /** Runs a kernel of this file (its programs read every input through f32(), as kernels/fused.ts says why). */
