@@ -6,24 +6,9 @@
  * the device. Shapes are baked into the source; the box, κ, Adam's constants and the iteration index are
  * uniforms (no new program per iteration or per constant). Tests: tests/e2e/webgl-kernels.test.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { KernelArgs } from './fused';
-import { WEBGL_FUSED_MARK } from './fused-webgl';
-
-interface GlProgram {
-  variableNames: string[];
-  outputShape: number[];
-  userCode: string;
-  customUniforms?: { name: string; type: 'float' | 'int' }[];
-}
-interface WebGlBackendLike {
-  runWebGLProgram(program: GlProgram, inputs: tf.TensorInfo[], outputDtype: tf.DataType, customUniformValues?: number[][]): tf.TensorInfo;
-}
-
-function run(args: KernelArgs, program: GlProgram, inputs: tf.TensorInfo[], uniforms?: number[][], dtype: tf.DataType = 'float32'): tf.TensorInfo {
-  const marked = { ...program, userCode: `${WEBGL_FUSED_MARK}\n${program.userCode}` };
-  return (args.backend as unknown as WebGlBackendLike).runWebGLProgram(marked, inputs, dtype, uniforms);
-}
+import { registerWebGlKernels, runGlProgram as run, type GlProgram } from './fused-webgl';
 
 interface CwBox {
   lo: number;
@@ -193,16 +178,13 @@ let registered = false;
 /** Registers the WebGL versions of cw-webgpu.ts's kernels under the same names (idempotent; needs no WebGL context). */
 export function registerWebGlCwKernels(names: { adv: string; l2: string; seed: string; margin: string; adam: string; best: string }): void {
   if (registered) return;
-  const kernels: [string, (a: KernelArgs) => tf.TensorInfo][] = [
+  registerWebGlKernels([
     [names.adv, advKernel],
     [names.l2, l2Kernel],
     [names.seed, seedKernel],
     [names.margin, marginKernel],
     [names.adam, adamKernel],
     [names.best, bestKernel],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (!tf.getKernel(kernelName, 'webgl')) tf.registerKernel({ kernelName, backendName: 'webgl', kernelFunc: kernelFunc as tf.KernelFunc });
-  }
+  ]);
   registered = true;
 }

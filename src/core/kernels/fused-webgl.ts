@@ -15,7 +15,8 @@ import type { KernelArgs } from './fused';
 
 const BACKEND = 'webgl';
 
-interface GlProgram {
+/** A program of tfjs-backend-webgl (4.22: its GPGPUProgram, the fields used here). */
+export interface GlProgram {
   variableNames: string[];
   outputShape: number[];
   userCode: string;
@@ -25,13 +26,23 @@ interface WebGlBackendLike {
   runWebGLProgram(program: GlProgram, inputs: tf.TensorInfo[], outputDtype: tf.DataType, customUniformValues?: number[][]): tf.TensorInfo;
 }
 
-/** Starts the source of every program of this file (a test counts them by it). */
+/** Starts the source of every program of this file and of cw-webgl.ts (a test counts them by it). */
 export const WEBGL_FUSED_MARK = '// probe fused kernel';
 
-function run(args: KernelArgs, program: GlProgram, inputs: tf.TensorInfo[], uniforms?: number[][]): tf.TensorInfo {
+/** Runs `program` on the kernel's (webgl) backend, with its custom uniforms' values in order; one output. */
+export function runGlProgram(args: KernelArgs, program: GlProgram, inputs: tf.TensorInfo[], uniforms?: number[][], dtype: tf.DataType = 'float32'): tf.TensorInfo {
   const marked = { ...program, userCode: `${WEBGL_FUSED_MARK}\n${program.userCode}` };
-  return (args.backend as unknown as WebGlBackendLike).runWebGLProgram(marked, inputs, 'float32', uniforms);
+  return (args.backend as unknown as WebGlBackendLike).runWebGLProgram(marked, inputs, dtype, uniforms);
 }
+
+/** Registers kernels on the webgl backend where they are not yet (needs no WebGL context). */
+export function registerWebGlKernels(kernels: readonly [string, (a: KernelArgs) => tf.TensorInfo][]): void {
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (!tf.getKernel(kernelName, BACKEND)) tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as tf.KernelFunc });
+  }
+}
+
+const run = runGlProgram;
 
 function crossEntropyDzKernel(args: KernelArgs): tf.TensorInfo {
   const z = args.inputs.z as tf.TensorInfo;
@@ -183,14 +194,11 @@ let registered = false;
 /** Registers the WebGL versions of fused.ts's kernels under the same names (idempotent; needs no WebGL context). */
 export function registerWebGlFusedKernels(names: { ce: string; relu: string; pool: string; step: string }): void {
   if (registered) return;
-  const kernels: [string, (a: KernelArgs) => tf.TensorInfo][] = [
+  registerWebGlKernels([
     [names.ce, crossEntropyDzKernel],
     [names.relu, reluGradKernel],
     [names.pool, maxPoolGradKernel],
     [names.step, signStepKernel],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (!tf.getKernel(kernelName, BACKEND)) tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as tf.KernelFunc });
-  }
+  ]);
   registered = true;
 }
