@@ -62,6 +62,16 @@ function save(name: string, results: BenchResult[]): void {
   writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
 }
 
+/** A 'probe/bench' request: `workloads` on the first 100 MNIST test images (grey levels 0–255) and their labels, on `backend` if given. */
+export function benchRequest(workloads: readonly Workload[], runs: number | null, backend?: BackendName): Req<'probe/bench'> {
+  const data = loadMnist('test');
+  const bytes = Uint8Array.from(data.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255));
+  return {
+    workloads: [...workloads], runs, imagesBase64: bytesToBase64(bytes), labels: Array.from(data.labels.subarray(0, BENCH_IMAGES)),
+    ...(backend ? { backend } : {}),
+  };
+}
+
 /**
  * The same workloads timed by the built extension's service worker on the backend it chose, or on `backend` when
  * given (message 'probe/bench', sent from an extension page), on the same 100 MNIST test images. Rows are
@@ -69,12 +79,7 @@ function save(name: string, results: BenchResult[]): void {
  */
 export async function runBenchInExtension(opts: Omit<BenchOptions, 'backend'> & { backend?: BackendName; timeoutMs?: number }): Promise<BenchResult[]> {
   if (!existsSync(join('dist', 'manifest.json'))) throw new ProbeError('BAD_INPUT', 'build the extension first (npm run build)');
-  const data = loadMnist('test');
-  const bytes = Uint8Array.from(data.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255));
-  const payload: Req<'probe/bench'> = {
-    workloads: [...(opts.only ?? WORKLOADS)], runs: opts.runs ?? null, imagesBase64: bytesToBase64(bytes), labels: Array.from(data.labels.subarray(0, BENCH_IMAGES)),
-    ...(opts.backend ? { backend: opts.backend } : {}),
-  };
+  const payload = benchRequest(opts.only ?? WORKLOADS, opts.runs ?? null, opts.backend);
   // Imported here, not at the top: the GPU bundle (bench/gpu.ts) must not carry playwright.
   const { launchExtension, POPUP_PATH, withTimeout } = await import('../src/cli/browser');
   const session = await launchExtension();

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fireProbe, launchExtension, openPopup, POPUP_PATH, readPopup, withTimeout, type ExtensionSession, type PopupReading } from '../../src/cli/browser';
-import { bytesToBase64 } from '../../src/protocol/base64';
-import { BENCH_IMAGES } from '../../src/protocol/messages';
+import { benchRequest } from '../../bench/workloads';
 import { loadMnist } from '../../src/cli/data';
 import { DARK, LIGHT, encodePng, renderDigit } from '../../src/cli/png';
 import { serveStatic, type StaticServer } from '../../src/cli/serve';
@@ -207,13 +206,7 @@ describe('extension end to end', () => {
   });
 
   it('the benchmark runs in the service worker on its chosen backend: wasm here, not the software GPU (SwiftShader)', async () => {
-    const test = loadMnist('test');
-    const payload = {
-      workloads: ['classify-1', 'fgsm-100'],
-      runs: 2,
-      imagesBase64: bytesToBase64(Uint8Array.from(test.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255))),
-      labels: Array.from(test.labels.subarray(0, BENCH_IMAGES)),
-    };
+    const payload = benchRequest(['classify-1', 'fgsm-100'], 2);
     const popup = await session.context.newPage();
     await popup.goto(`chrome-extension://${session.extensionId}/${POPUP_PATH}`);
     const reply = (await withTimeout(popup.evaluate((msg) => chrome.runtime.sendMessage(msg), { type: 'probe/bench', payload }), 120_000, 'probe/bench')) as {
@@ -281,14 +274,7 @@ describe('extension end to end', () => {
     expect(stored).toBeNull();
 
     // The benchmark on WebGL (`probe bench --backend webgl`): its rows run there, then the automatic choice is back.
-    const test = loadMnist('test');
-    const payload = {
-      workloads: ['classify-1', 'fgsm-1'],
-      runs: 2,
-      imagesBase64: bytesToBase64(Uint8Array.from(test.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255))),
-      labels: Array.from(test.labels.subarray(0, BENCH_IMAGES)),
-      backend: 'webgl',
-    };
+    const payload = benchRequest(['classify-1', 'fgsm-1'], 2, 'webgl');
     const reply = (await withTimeout(popup.evaluate((msg) => chrome.runtime.sendMessage(msg), { type: 'probe/bench', payload }), 120_000, 'probe/bench')) as {
       ok: boolean;
       data: { workload: string; backend: string; medianMs: number }[];

@@ -1,10 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMnist } from '../../src/cli/data';
+import { benchRequest } from '../../bench/workloads';
 import { classifierEntries } from '../../src/core/models/catalog';
-import { bytesToBase64 } from '../../src/protocol/base64';
-import { BENCH_IMAGES } from '../../src/protocol/messages';
 import { evalInPopup, FIREFOX, launchFirefox, probePopup, sendFromPopup, setHostPermissions, type FirefoxSession } from '../../src/firefox/headless';
 import { isAcceptedWarning, lintFirefoxBuild } from '../../src/firefox/lint';
 import { CHROME_ONLY_KEYS, FIREFOX_DIST, GECKO_ID, firefoxManifest, type Manifest } from '../../src/firefox/manifest';
@@ -77,13 +75,7 @@ describe('Firefox build', () => {
     expect(bad.error?.code).toBe('BAD_MESSAGE');
 
     // probe/bench: tfjs in the event page picks a backend, loads the models and classifies/attacks real MNIST digits.
-    const test = loadMnist('test');
-    const payload = {
-      workloads: ['classify-1', 'fgsm-1'],
-      runs: 2,
-      imagesBase64: bytesToBase64(Uint8Array.from(test.images.subarray(0, BENCH_IMAGES * 784), (v) => Math.round(v * 255))),
-      labels: Array.from(test.labels.subarray(0, BENCH_IMAGES)),
-    };
+    const payload = benchRequest(['classify-1', 'fgsm-1'], 2);
     const bench = (await sendFromPopup(session, { type: 'probe/bench', payload }, 60_000)) as {
       ok?: Json;
       error?: Json;
