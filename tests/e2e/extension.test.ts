@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fireProbe, launchExtension, openPopup, POPUP_PATH, readPopup, withTimeout, type ExtensionSession, type PopupReading } from '../../src/cli/browser';
 import { benchRequest } from '../../bench/workloads';
@@ -52,6 +53,18 @@ afterAll(async () => {
   await other?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
+
+/** Waits until the popup shows a finished job newer than `after` (its data-job). */
+async function jobDone(popup: Page, after: number, timeoutMs: number): Promise<void> {
+  await popup.waitForFunction(
+    (j) => {
+      const el = document.querySelector('[data-testid="popup"]');
+      return el !== null && Number(el.getAttribute('data-job')) > j && el.getAttribute('data-status') === 'done';
+    },
+    after,
+    { timeout: timeoutMs },
+  );
+}
 
 describe('extension end to end', () => {
   it('classifies 20 real MNIST digits and FGSM (ε = 0.25) flips most of them', async () => {
@@ -110,14 +123,7 @@ describe('extension end to end', () => {
     for (const pick of ['mnist-softmax', 'fashion-cnn'].filter((m) => options.includes(m))) {
       const job = Number(await popup.getAttribute('[data-testid="popup"]', 'data-job'));
       await popup.selectOption('[data-testid="model"]', pick);
-      await popup.waitForFunction(
-        (j) => {
-          const el = document.querySelector('[data-testid="popup"]');
-          return el !== null && Number(el.getAttribute('data-job')) > j && el.getAttribute('data-status') === 'done';
-        },
-        job,
-        { timeout: 60_000 },
-      );
+      await jobDone(popup, job, 60_000);
       expect(await popup.textContent('[data-testid="model-id"]')).toBe(pick);
       const prediction = (await popup.textContent('[data-testid="prediction"]'))?.trim();
       if (pick === 'fashion-cnn') expect(FASHION).toContain(prediction);
@@ -140,14 +146,7 @@ describe('extension end to end', () => {
     expect(first.prediction).toBe(String(labels[2]));
     const jobOf = async (): Promise<number> => Number(await popup.getAttribute('[data-testid="popup"]', 'data-job'));
     const waitDone = async (after: number): Promise<void> => {
-      await popup.waitForFunction(
-        (j) => {
-          const el = document.querySelector('[data-testid="popup"]');
-          return el !== null && Number(el.getAttribute('data-job')) > j && el.getAttribute('data-status') === 'done';
-        },
-        after,
-        { timeout: 120_000 },
-      );
+      await jobDone(popup, after, 120_000);
     };
 
     // BIM with many tiny steps: the progress bar appears, Cancel brings back the previous result.
@@ -247,14 +246,7 @@ describe('extension end to end', () => {
 
     const job = Number(await popup.getAttribute('[data-testid="popup"]', 'data-job'));
     await popup.click('[data-testid="run-attack"]');
-    await popup.waitForFunction(
-      (j) => {
-        const el = document.querySelector('[data-testid="popup"]');
-        return el !== null && Number(el.getAttribute('data-job')) > j && el.getAttribute('data-status') === 'done';
-      },
-      job,
-      { timeout: 120_000 },
-    );
+    await jobDone(popup, job, 120_000);
     const onWebgl = await readPopup(popup);
     await popup.screenshot({ path: join(ARTEFACTS, 'popup-backend-webgl.png'), fullPage: true });
     console.log(`e2e backend setting: wasm ${JSON.stringify(onWasm)}; webgl ${JSON.stringify(onWebgl)}`);
