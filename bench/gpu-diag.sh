@@ -6,6 +6,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT/prof"
 . bench/gpu-setup.sh
+cp .gpu/build.txt "$OUT/" 2>/dev/null
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv > "$OUT/nvidia-smi.csv" 2>&1
 run() {
   local name=$1; shift

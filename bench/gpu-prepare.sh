@@ -20,5 +20,7 @@ npx esbuild bench/gpu.ts --bundle --platform=node --format=esm --target=node20 -
   --external:*.node --log-level=warning \
   --banner:js="import{createRequire as __cr}from'module';const require=__cr(import.meta.url);"
 cp bench/gpu_reference.py .gpu/
+# The build the bundle was made from, copied beside each run's results (bench/gpu-report.ts groups samples by it).
+echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench || echo -dirty)" > .gpu/build.txt
 rm -f .gpu/dist/linux-x64/dawn.node   # unpacked there by bench/gpu-run.sh
 du -sh .gpu; git ls-files -z | xargs -0 du -cb | tail -1

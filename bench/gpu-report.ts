@@ -91,7 +91,7 @@ function renderDiag(dir: string, name: string): string[] {
 }
 
 /** PyTorch eager medians of ../shared/gpu.md's reference table (H100, PyTorch 2.11), the issue's yardstick. */
-const GPU_MD_TORCH_MS: Readonly<Record<string, number>> = { 'fgsm-100': 1.35, 'cw-step-900': 2.85 };
+const GPU_MD_TORCH_MS: Readonly<Record<TargetWorkload, number>> = { 'fgsm-100': 1.35, 'cw-step-900': 2.85 };
 
 /** One line per measured build (run or variant) with the two target workloads: ratios to PyTorch in the same call and to gpu.md's figures. */
 function summary(root: string, runs: readonly string[]): string[] {
@@ -104,6 +104,7 @@ function summary(root: string, runs: readonly string[]): string[] {
     '|---|---|---|---|---|---|---|---|',
   ];
   const cell = (ms: number | undefined, ref: number | undefined): string => (ms !== undefined && ref ? `${(ms / ref).toFixed(2)}×` : '—');
+  const samples: Sample[] = [];
   for (const r of runs) {
     const dir = join(root, r);
     const torch = new Map(readJsonl(join(dir, 'torch.jsonl')).filter((x) => x.kind === 'torch').map((x) => [String(x.workload), x.medianMs as number]));
@@ -115,8 +116,64 @@ function summary(root: string, runs: readonly string[]): string[] {
       const f = m.get('fgsm-100');
       const c = m.get('cw-step-900');
       if (f === undefined && c === undefined) continue;
+      const build = existsSync(join(dir, 'build.txt')) ? readFileSync(join(dir, 'build.txt'), 'utf8').trim() : '';
+      if (build && (b.name === 'as committed' || b.name === 'base')) {
+        samples.push({ card: cardOf(dir), build, ms: { 'fgsm-100': f, 'cw-step-900': c }, torch: { 'fgsm-100': torch.get('fgsm-100'), 'cw-step-900': torch.get('cw-step-900') } });
+      }
       out.push(`| ${r} | ${b.name} | ${f !== undefined ? fmt(f) : '—'} | ${cell(f, torch.get('fgsm-100'))} | ${cell(f, GPU_MD_TORCH_MS['fgsm-100'])} | ${c !== undefined ? fmt(c) : '—'} | ${cell(c, torch.get('cw-step-900'))} | ${cell(c, GPU_MD_TORCH_MS['cw-step-900'])} |`);
     }
+  }
+  out.push('', ...medians(samples));
+  return out;
+}
+
+/** One timing of the two target workloads by a build named in its run's build.txt (as committed, or a diagnostic's `base`). */
+interface Sample {
+  card: string;
+  build: string;
+  ms: Record<TargetWorkload, number | undefined>;
+  torch: Record<TargetWorkload, number | undefined>;
+}
+type TargetWorkload = 'fgsm-100' | 'cw-step-900';
+
+const cardOf = (dir: string): string => {
+  const p = join(dir, 'nvidia-smi.csv');
+  return (existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n')[1]?.split(',')[0]?.trim() : undefined) || 'unknown card';
+};
+const medianOf = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/**
+ * The targets per card and build, over all its samples (runs with a build.txt): median time, median and
+ * worst ratio to PyTorch in the same call, and the median time's ratio to gpu.md's PyTorch figure.
+ */
+function medians(samples: readonly Sample[]): string[] {
+  if (samples.length === 0) return [];
+  const out = [
+    'Medians over the samples of one build on one card (runs with a build.txt; the build as committed, or a diagnostic\'s `base`): the median time, the median and the worst of the per-sample ratios to PyTorch in the same call, and the median time over gpu.md\'s PyTorch figure.',
+    '',
+    '| card | build | samples | fgsm-100 ms | ratio same call (worst) | ratio gpu.md | cw-step-900 ms | ratio same call (worst) | ratio gpu.md | targets ≤ 3× |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const groups = new Map<string, Sample[]>();
+  for (const s of samples) groups.set(`${s.card}\u0000${s.build}`, [...(groups.get(`${s.card}\u0000${s.build}`) ?? []), s]);
+  for (const group of groups.values()) {
+    let met = true;
+    const cells = (['fgsm-100', 'cw-step-900'] as const).map((w) => {
+      const ms = group.map((s) => s.ms[w]).filter((v): v is number => v !== undefined);
+      const ratios = group.flatMap((s) => (s.ms[w] !== undefined && s.torch[w] ? [(s.ms[w] as number) / (s.torch[w] as number)] : []));
+      if (ms.length === 0) { met = false; return '— | — | —'; }
+      const m = medianOf(ms);
+      const vsMd = m / GPU_MD_TORCH_MS[w];
+      const same = ratios.length > 0 ? medianOf(ratios) : undefined;
+      met &&= vsMd <= 3 && (same === undefined || same <= 3);
+      return `${fmt(m)} | ${same !== undefined ? `${same.toFixed(2)}× (${Math.max(...ratios).toFixed(2)}×)` : '—'} | ${vsMd.toFixed(2)}×`;
+    });
+    const [first] = group as [Sample];
+    out.push(`| ${first.card} | ${first.build} | ${group.length} | ${cells.join(' | ')} | ${met ? 'met' : 'not met'} |`);
   }
   out.push('');
   return out;
