@@ -34,6 +34,7 @@ export class BadgeQueue {
   private done = 0;
   private dropped = 0;
   private yielded = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly busy: () => boolean,
@@ -70,6 +71,14 @@ export class BadgeQueue {
     return n;
   }
 
+  /**
+   * Settles once no badge job is running (waiting ones may stay: they hold back while the probe queue is busy).
+   * A backend switch, which counts as busy, awaits this so that it never drops the models under a badge.
+   */
+  idle(): Promise<void> {
+    return this.running ? new Promise((resolve) => this.idleWaiters.push(resolve)) : Promise.resolve();
+  }
+
   stats(): BadgeQueueStats {
     return { pending: this.pending.length, running: this.running, done: this.done, dropped: this.dropped, yielded: this.yielded };
   }
@@ -89,6 +98,7 @@ export class BadgeQueue {
     void next.run().finally(() => {
       this.running = false;
       this.done++;
+      for (const w of this.idleWaiters.splice(0)) w();
       this.pump();
     });
   }

@@ -125,7 +125,11 @@ async function captureFromPage(
 const backendSetting = new BackendSetting({
   read: async () => (await chrome.storage.local.get(BACKEND_KEY))[BACKEND_KEY],
   write: (name) => chrome.storage.local.set({ [BACKEND_KEY]: name }),
-  exclusive: (task) => service.exclusive(task),
+  // After the queued jobs, and after the badge classification in progress, if any (new badges hold back meanwhile).
+  exclusive: (task) => service.exclusive(async () => {
+    await browse.queue.idle();
+    return task();
+  }),
   wasmDir: chrome.runtime.getURL('wasm/'),
 });
 

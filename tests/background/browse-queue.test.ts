@@ -27,6 +27,31 @@ describe('badge queue: the low-priority lane', () => {
     expect(q.stats()).toMatchObject({ pending: 0, running: false, done: 3, dropped: 0 });
   });
 
+  it('idle() settles at once with no badge running, else when the running one ends, with held-back badges still waiting', async () => {
+    let busy = false;
+    const q = new BadgeQueue(() => busy, 10, 2);
+    let idleNow = false;
+    await q.idle().then(() => (idleNow = true));
+    expect(idleNow).toBe(true);
+    const log: string[] = [];
+    let release: () => void = () => undefined;
+    const first = q.push(1, () => new Promise<void>((r) => (release = () => { log.push('badge 1 done'); r(); })));
+    const second = q.push(1, async () => void log.push('badge 2'));
+    expect(q.stats().running).toBe(true);
+    busy = true; // a backend switch is queued: badge 2 must hold back
+    const idle = q.idle().then(() => log.push('idle'));
+    await tick(10);
+    expect(log).toEqual([]);
+    release();
+    await idle;
+    await tick(10);
+    expect(log).toEqual(['badge 1 done', 'idle']);
+    expect(q.stats()).toMatchObject({ pending: 1, running: false });
+    busy = false;
+    await Promise.all([first, second]);
+    expect(log).toEqual(['badge 1 done', 'idle', 'badge 2']);
+  });
+
   it('waits while a user probe is queued or running, and starts as soon as it is done', async () => {
     let busy = true;
     const q = new BadgeQueue(() => busy, 10, 5);
