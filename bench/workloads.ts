@@ -14,6 +14,7 @@ import { ProbeError } from '../src/core/errors';
 import { BENCH_IMAGES, type Reply, type Req } from '../src/protocol/messages';
 import { bytesToBase64 } from '../src/protocol/base64';
 import { BACKEND_NAMES, isBackendName, type BackendName } from '../src/protocol/types';
+import { machineOf } from './against';
 
 export { WORKLOADS, type BenchResult, type Workload };
 
@@ -36,16 +37,36 @@ export function extensionBackendOf(flag: string): BackendName | null | undefined
 
 const RESULTS_DIR = join('bench', 'results');
 
-function latestSaved(backend: string): Map<string, number> {
-  const out = new Map<string, number>();
+/** A saved row: a release's timing of one workload, and the machine it ran on where recorded. */
+interface Saved {
+  readonly medianMs: number;
+  readonly machine?: string;
+}
+
+function latestSaved(backend: string): Map<string, Saved> {
+  const out = new Map<string, Saved>();
   if (!existsSync(RESULTS_DIR)) return out;
   const files = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
   for (const f of files.reverse()) {
-    const rows = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as BenchResult[];
-    for (const r of rows) if (r.backend === backend && !out.has(r.workload)) out.set(r.workload, r.medianMs);
+    const rows = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as (BenchResult & { machine?: string })[];
+    for (const r of rows) if (r.backend === backend && !out.has(r.workload)) out.set(r.workload, { medianMs: r.medianMs, machine: r.machine });
   }
   return out;
 }
+
+/** A row as printed and saved: the machine it ran on, and where the last release ran elsewhere, that machine. */
+export type MachineResult = BenchResult & { readonly machine: string; readonly lastMachine?: string };
+
+/**
+ * Adds the machine to a row and, where its ratioToLast compares with a release timed on another machine (or one
+ * that did not record it), `lastMachine`: such a ratio mixes the change with the machine (`--against` does not).
+ */
+export function withMachine(r: BenchResult, last: ReadonlyMap<string, Saved>, machine = machineOf()): MachineResult {
+  const prev = last.get(r.workload);
+  return { ...r, machine, ...(prev && prev.machine !== machine ? { lastMachine: prev.machine ?? 'not recorded' } : {}) };
+}
+
+const mediansOf = (last: ReadonlyMap<string, Saved>): Map<string, number> => new Map([...last].map(([w, s]) => [w, s.medianMs]));
 
 export interface BenchOptions {
   readonly backend: string;
@@ -91,11 +112,11 @@ export async function runBenchInExtension(opts: Omit<BenchOptions, 'backend'> & 
       opts.timeoutMs ?? 1_800_000, 'the extension benchmark');
     if (!reply.ok) throw new ProbeError(reply.error.code, `the extension benchmark failed: ${reply.error.message}`);
     const last = latestSaved(`chromium-extension/${reply.data[0]?.backend ?? ''}`);
-    const results = reply.data.map((r): BenchResult => {
+    const results = reply.data.map((r): MachineResult => {
       const backend = `chromium-extension/${r.backend}`;
       const prev = last.get(r.workload);
       const { ratioToLast: _, ...rest } = r;
-      return { ...rest, backend, ...(prev ? { ratioToLast: Math.round((r.medianMs / prev) * 100) / 100 } : {}) };
+      return withMachine({ ...rest, backend, ...(prev ? { ratioToLast: Math.round((r.medianMs / prev.medianMs) * 100) / 100 } : {}) }, last);
     });
     for (const r of results) opts.onResult?.(r);
     if (opts.saveAs) save(opts.saveAs, results);
@@ -118,7 +139,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult[]> {
     examples: parseVaeExamples(examplesRaw, vae.inputShape),
   };
   try {
-    const results = await timeWorkloads(m, data, { backend: opts.backend, only: opts.only, runs: opts.runs, last: latestSaved(opts.backend), onResult: opts.onResult });
+    const last = latestSaved(opts.backend);
+    const machine = machineOf();
+    const results = (
+      await timeWorkloads(m, data, {
+        backend: opts.backend, only: opts.only, runs: opts.runs, last: mediansOf(last), onResult: (r) => opts.onResult?.(withMachine(r, last, machine)),
+      })
+    ).map((r) => withMachine(r, last, machine));
     if (opts.saveAs) save(opts.saveAs, results);
     return results;
   } finally {

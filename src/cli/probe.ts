@@ -1,6 +1,6 @@
 /**
  * The `probe` command: the extension's attack core in Node, JSON out.
- *   npm run probe -- bench [--backend wasm|cpu|webgpu|extension (the built extension in headless Chromium, its own choice)|extension:NAME (there, on NAME)|webgl (= extension:webgl)] [--workloads a,b] [--runs N] [--save NAME] [--json]
+ *   npm run probe -- bench [--backend wasm|cpu|webgpu|extension (the built extension in headless Chromium, its own choice)|extension:NAME (there, on NAME)|webgl (= extension:webgl)] [--workloads a,b] [--runs N] [--save NAME | --against REF] [--json]
  *   npm run probe -- reproduce [--quick] [--out DIR]
  *   npm run probe -- defend --model ID [--attack ID] [--<param> V …] [--n 100] [--json]
  *   npm run probe -- eval [--model ID] [--backend wasm|cpu|webgpu] [--n N] [--json]
@@ -17,6 +17,7 @@ import { attackVaeRows, VaeAttackAccumulator, type VaeAttackRow } from '../core/
 import { CATALOG, catalogEntry, type DatasetId } from '../core/models/catalog';
 import { CARD_ELBO, testElbo } from '../core/metrics/elbo';
 import { accuracy, evaluateAttack, TARGET_MODES, type TargetMode } from '../core/metrics/evaluate';
+import { runBenchAgainst } from '../../bench/against';
 import { EXTENSION_BACKEND, extensionBackendOf, runBench, runBenchInExtension, WORKLOADS, type BenchResult, type Workload } from '../../bench/workloads';
 import { NODE_BACKENDS, useNodeBackend, type NodeBackend } from './backend';
 import type { Dataset } from './data';
@@ -191,20 +192,28 @@ async function runVaeAttack(a: Args, attack: VaeAttackSpec): Promise<Record<stri
 export async function runBenchCommand(a: Args, print: (r: BenchResult) => void): Promise<BenchResult[]> {
   const flag = a.flags.get('backend');
   const inExtension = typeof flag === 'string' ? extensionBackendOf(flag) : undefined;
-  const backend = inExtension !== undefined ? EXTENSION_BACKEND : await useNodeBackend(backendOf(a));
+  const against = a.flags.get('against');
+  if (against !== undefined) {
+    if (against === true) throw new ProbeError('BAD_INPUT', '--against needs a git commit (a hash, tag or branch)');
+    if (a.flags.has('save')) throw new ProbeError('BAD_INPUT', '--against times two builds; --save keeps one: run them apart');
+  }
+  const backend = inExtension !== undefined ? EXTENSION_BACKEND : against !== undefined ? backendOf(a) : await useNodeBackend(backendOf(a));
   const list = a.flags.get('workloads');
   const only = typeof list === 'string' ? list.split(',').map((w) => w.trim()) : undefined;
   for (const w of only ?? []) if (!(WORKLOADS as readonly string[]).includes(w)) throw new ProbeError('BAD_INPUT', `unknown workload "${w}"; known: ${WORKLOADS.join(', ')}`);
   const runs = a.flags.has('runs') ? num(a, 'runs', 5, (v) => Number.isInteger(v) && v > 0 && v <= 1000, 'an integer in [1, 1000]') : undefined;
   const save = a.flags.get('save');
   if (save !== undefined && (save === true || !/^[A-Za-z0-9._-]{1,64}$/.test(save))) throw new ProbeError('BAD_INPUT', '--save needs a file name (letters, digits, . _ -)');
+  if (typeof against === 'string') {
+    return runBenchAgainst({ ref: against, backendFlag: typeof flag === 'string' ? flag : backend, workloads: (only as Workload[] | undefined) ?? WORKLOADS, runs, onResult: print });
+  }
   if (inExtension !== undefined) return runBenchInExtension({ only: only as Workload[] | undefined, runs, saveAs: save, onResult: print, ...(inExtension ? { backend: inExtension } : {}) });
   return runBench({ backend, only: only as Workload[] | undefined, runs, saveAs: save, onResult: print });
 }
 
 const USAGE = `usage: probe <command> [flags]
   eval   [--model ID] [--n N] [--backend wasm|cpu|webgpu] [--json]
-  bench  [--backend wasm|cpu|webgpu|webgl|extension|extension:NAME] [--workloads ${WORKLOADS.join(',')}] [--runs N] [--save NAME] [--json]
+  bench  [--backend wasm|cpu|webgpu|webgl|extension|extension:NAME] [--workloads ${WORKLOADS.join(',')}] [--runs N] [--save NAME | --against REF] [--json]
   attack [--model ID] --attack ${ATTACKS.map((x) => x.id).join('|')} [--targets none|all|random|next] [--n 1000] [--seed S]
          [--backend B] [--json] [--<param> value …]   attack parameters:
 ${ATTACKS.map((x) => `           ${x.id}: ${x.params.map((p) => `--${p.key} (${String(p.default)})`).join(' ')}`).join('\n')}
