@@ -3,7 +3,7 @@ import { ProbeError } from '../errors';
 import { tapeFreeVjp } from '../models/chain';
 import type { Classifier } from '../models/types';
 import { deviceScalars } from '../tensors';
-import { cwAdam, cwForward, cwFusedAvailable } from '../kernels/cw-step';
+import { cwAdam, cwBestCpu, cwForward, cwFusedAvailable, cwSeedAndMargin } from '../kernels/cw-step';
 import * as gpu from '../kernels/cw-webgpu';
 import { stepper, type StepControl, type TraceEntry } from './types';
 
@@ -309,11 +309,28 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
               const fw = cwForward(cur.w, cur.x0, attrs);
               adv = fw.adv;
               l2 = fw.l2;
-              const r = modelPart(adv);
-              z = r.logits;
-              marginNow = r.margin;
+              let g: tf.Tensor | null;
+              if (vjp.unlessZero) {
+                // The seed and margin in one kernel; where every image already meets the goal (margin < −κ) the
+                // model's part of the gradient is exactly zero, and its backward pass is skipped (margins are
+                // host memory on cpu and wasm: reading them costs no sync).
+                let mg: tf.Tensor1D | undefined;
+                const r = vjp.unlessZero(adv, (zz) => {
+                  const sm = cwSeedAndMargin(zz, cur.oneHot, cur.labelMask, cur.c, { negKappa: -kappa, targeted });
+                  mg = hold(sm.margin);
+                  return anyAtLeast(mg.dataSync(), Math.fround(-kappa)) ? sm.seed : null;
+                });
+                z = r.logits;
+                marginNow = mg as tf.Tensor1D;
+                g = r.grad;
+              } else {
+                const r = modelPart(adv);
+                z = r.logits;
+                marginNow = r.margin;
+                g = r.grad;
+              }
               perImage = lossOf(l2, marginNow);
-              adam = cwAdam({ w: cur.w, t: fw.t, diff: fw.diff, g: r.grad as tf.Tensor4D, m: cur.m, v: cur.v, lr: k.lrT }, attrs);
+              adam = cwAdam({ w: cur.w, t: fw.t, diff: fw.diff, g: (g ?? tf.zerosLike(adv)) as tf.Tensor4D, m: cur.m, v: cur.v, lr: k.lrT }, attrs);
             } else if (vjp) {
               // The same loss and gradient written out, the model's part by its tape-free VJP
               // (src/core/models/chain.ts): dL/da = 2(a − x0) + c·1[margin ≥ −κ]·(∂margin/∂Z)ᵀ ∂Z/∂a,
@@ -356,6 +373,8 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
             let state: State;
             if (onGpu && marginNow) {
               state = { w, m, v, ...gpu.cwBest({ margin: marginNow, l2, bestL2: cur.bestL2, adv, bestAdv: cur.bestAdv, stepSucc: cur.stepSucc }, -kappa) };
+            } else if (fused && marginNow) {
+              state = { w, m, v, ...cwBestCpu({ margin: marginNow, l2, bestL2: cur.bestL2, adv, bestAdv: cur.bestAdv, stepSucc: cur.stepSucc }, -kappa) };
             } else {
               const succ = marginNow ? (tf.less(marginNow, k.negKappa) as tf.Tensor1D) : meetsGoal(z, cur.oneHot, cur.labelMask);
               const improved = tf.logicalAnd(succ, tf.less(l2, cur.bestL2));
@@ -485,6 +504,12 @@ export async function cwL2(model: Classifier, x: tf.Tensor4D, opts: CwL2Options,
     if (batch) disposeBatch(batch);
     tf.dispose(Object.values(k));
   }
+}
+
+/** Whether any value is ≥ t (NaN is not: the op path's 1[margin ≥ −κ] is 0 there too). */
+function anyAtLeast(values: ArrayLike<number>, t: number): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] >= t) return true;
+  return false;
 }
 
 /** Per-image constants of the whole batch. */

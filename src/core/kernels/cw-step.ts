@@ -15,6 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 
 export const CW_FORWARD = 'ProbeCwForward';
 export const CW_ADAM = 'ProbeCwAdam';
+export const CW_SEED = 'ProbeCwSeed';
+export const CW_BEST = 'ProbeCwBest';
 const BACKENDS = ['cpu', 'wasm'] as const;
 
 /** Attributes of both kernels. */
@@ -29,12 +31,14 @@ export interface CwStepAttrs {
   readonly it: number;
 }
 
-/** What the kernels use of the cpu and wasm backends: read an input's floats, make a float32 output. */
+/** What the kernels use of the cpu and wasm backends: read an input's values, make outputs (float32 unless told). */
 interface Io {
   read(info: tf.TensorInfo): Float32Array;
   /** Makes outputs, then gives views of the inputs and outputs (wasm: views only after the last allocation). */
-  outputs(shapes: number[][]): tf.TensorInfo[];
+  outputs(shapes: number[][], dtypes?: readonly ('float32' | 'bool')[]): tf.TensorInfo[];
   view(info: tf.TensorInfo): Float32Array;
+  /** A bool tensor's bytes (0 or 1). */
+  bools(info: tf.TensorInfo): Uint8Array;
 }
 
 interface CpuBackendLike {
@@ -51,22 +55,26 @@ function io(backendName: string, backend: unknown): Io {
     const b = backend as WasmBackendLike;
     return {
       read: (info) => b.typedArrayFromHeap(info) as Float32Array,
-      outputs: (shapes) => shapes.map((s) => b.makeOutput(s, 'float32')),
+      outputs: (shapes, dtypes) => shapes.map((s, i) => b.makeOutput(s, dtypes?.[i] ?? 'float32')),
       view: (info) => b.typedArrayFromHeap(info) as Float32Array,
+      bools: (info) => b.typedArrayFromHeap(info) as Uint8Array,
     };
   }
   const b = backend as CpuBackendLike;
-  const made = new Map<tf.DataId, Float32Array>();
+  const made = new Map<tf.DataId, tf.TypedArray>();
   return {
-    read: (info) => (made.get(info.dataId) ?? (b.readSync(info.dataId) as Float32Array)),
-    outputs: (shapes) =>
-      shapes.map((s) => {
-        const values = new Float32Array(s.reduce((a, d) => a * d, 1));
-        const info = b.makeTensorInfo(s, 'float32', values);
+    read: (info) => (made.get(info.dataId) ?? b.readSync(info.dataId)) as Float32Array,
+    outputs: (shapes, dtypes) =>
+      shapes.map((s, i) => {
+        const dtype = dtypes?.[i] ?? 'float32';
+        const size = s.reduce((a, d) => a * d, 1);
+        const values = dtype === 'bool' ? new Uint8Array(size) : new Float32Array(size);
+        const info = b.makeTensorInfo(s, dtype, values);
         made.set(info.dataId, values);
         return info;
       }),
-    view: (info) => made.get(info.dataId) ?? (b.readSync(info.dataId) as Float32Array),
+    view: (info) => (made.get(info.dataId) ?? b.readSync(info.dataId)) as Float32Array,
+    bools: (info) => (made.get(info.dataId) ?? b.readSync(info.dataId)) as Uint8Array,
   };
 }
 
@@ -138,6 +146,78 @@ function adamKernel(backendName: string): tf.KernelFunc {
   };
 }
 
+/** Attributes of the seed kernel. */
+export interface CwSeedAttrs {
+  /** −κ. */
+  readonly negKappa: number;
+  readonly targeted: boolean;
+}
+
+/**
+ * (z [n, k], oneHot, labelMask = 1e10·oneHot, c [n]) → the margin per image, Z_y − max_{i≠y} Z_i (targeted:
+ * max_{i≠t} Z_i − Z_t), and the logits' cotangent c·1[margin ≥ −κ]·∂margin/∂Z, with ∂max/∂Z as tf's Max gradient
+ * (1 at every entry equal to the maximum). The op path's 13 ops on [n, k] in one pass, with its float32 values.
+ */
+function seedKernel(backendName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { z, oneHot, labelMask, c } = inputs as Record<'z' | 'oneHot' | 'labelMask' | 'c', tf.TensorInfo>;
+    const { negKappa, targeted } = attrs as unknown as CwSeedAttrs;
+    const [n, k] = z.shape as [number, number];
+    const io_ = io(backendName, backend);
+    const outs = io_.outputs([[n, k], [n]]);
+    const [Z, H, LM, C] = [z, oneHot, labelMask, c].map((x) => io_.read(x));
+    const [S, MG] = outs.map((o) => io_.view(o));
+    const nk = f(negKappa);
+    for (let r = 0; r < n; r++) {
+      const o = r * k;
+      let other = -Infinity;
+      let real = 0;
+      for (let i = 0; i < k; i++) {
+        const sh = f(Z[o + i] - LM[o + i]);
+        if (sh > other || Number.isNaN(sh)) other = sh;
+        real += f(Z[o + i] * H[o + i]);
+      }
+      const margin = targeted ? f(other - real) : f(real - other);
+      MG[r] = margin;
+      const ca = margin >= nk ? C[r] : 0;
+      for (let i = 0; i < k; i++) {
+        const mask = f(Z[o + i] - LM[o + i]) === other ? 1 : 0;
+        const dm = targeted ? mask - H[o + i] : H[o + i] - mask;
+        S[o + i] = f(dm * ca);
+      }
+    }
+    return outs;
+  };
+}
+
+/**
+ * The best-so-far bookkeeping of one iteration, from the margin and ‖x′ − x₀‖² of the pre-update point: succ =
+ * margin < −κ, improved = succ ∧ l2 < bestL2; bestL2 and bestAdv take l2 and x′ where improved; stepSucc ∨= succ.
+ * Outputs bestL2, bestAdv, stepSucc (bool).
+ */
+function bestKernel(backendName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { margin, l2, bestL2, adv, bestAdv, stepSucc } = inputs as Record<'margin' | 'l2' | 'bestL2' | 'adv' | 'bestAdv' | 'stepSucc', tf.TensorInfo>;
+    const nk = f((attrs as unknown as { negKappa: number }).negKappa);
+    const n = adv.shape[0];
+    const per = adv.shape.slice(1).reduce((p, d) => p * d, 1);
+    const io_ = io(backendName, backend);
+    const outs = io_.outputs([[n], adv.shape, [n]], ['float32', 'float32', 'bool']);
+    const [MG, L2, BL2, A, BA] = [margin, l2, bestL2, adv, bestAdv].map((x) => io_.read(x));
+    const SS = io_.bools(stepSucc);
+    const [BL2o, BAo] = [outs[0], outs[1]].map((o) => io_.view(o));
+    const SSo = io_.bools(outs[2]);
+    for (let r = 0; r < n; r++) {
+      const succ = MG[r] < nk;
+      const improved = succ && L2[r] < BL2[r];
+      BL2o[r] = improved ? L2[r] : BL2[r];
+      BAo.set((improved ? A : BA).subarray(r * per, (r + 1) * per), r * per);
+      SSo[r] = succ || SS[r] !== 0 ? 1 : 0;
+    }
+    return outs;
+  };
+}
+
 let enabled = true;
 
 /** Use the fused kernels where they exist (default); false forces the op path (tests and benchmarks compare them). */
@@ -145,11 +225,13 @@ export function setCwFusedKernels(on: boolean): void {
   enabled = on;
 }
 
-/** Registers both kernels for cpu and wasm (idempotent). */
+/** Registers the kernels for cpu and wasm (idempotent). */
 export function registerCwKernels(): void {
   for (const b of BACKENDS) {
     if (tf.getKernel(CW_FORWARD, b) == null) tf.registerKernel({ kernelName: CW_FORWARD, backendName: b, kernelFunc: forwardKernel(b) });
     if (tf.getKernel(CW_ADAM, b) == null) tf.registerKernel({ kernelName: CW_ADAM, backendName: b, kernelFunc: adamKernel(b) });
+    if (tf.getKernel(CW_SEED, b) == null) tf.registerKernel({ kernelName: CW_SEED, backendName: b, kernelFunc: seedKernel(b) });
+    if (tf.getKernel(CW_BEST, b) == null) tf.registerKernel({ kernelName: CW_BEST, backendName: b, kernelFunc: bestKernel(b) });
   }
 }
 
@@ -173,4 +255,21 @@ export function cwAdam(
 ): { w: tf.Tensor4D; m: tf.Tensor4D; v: tf.Tensor4D } {
   const [w, m, v] = tf.engine().runKernel(CW_ADAM, s, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
   return { w: w as tf.Tensor4D, m: m as tf.Tensor4D, v: v as tf.Tensor4D };
+}
+
+/** The margin per image and the logits' cotangent c·1[margin ≥ −κ]·∂margin/∂Z, in one pass (see seedKernel). */
+export function cwSeedAndMargin(z: tf.Tensor2D, oneHot: tf.Tensor2D, labelMask: tf.Tensor2D, c: tf.Tensor1D, attrs: CwSeedAttrs): { seed: tf.Tensor2D; margin: tf.Tensor1D } {
+  registerCwKernels();
+  const [seed, margin] = tf.engine().runKernel(CW_SEED, { z, oneHot, labelMask, c }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  return { seed: seed as tf.Tensor2D, margin: margin as tf.Tensor1D };
+}
+
+/** The best-so-far bookkeeping of one iteration (see bestKernel). */
+export function cwBestCpu(
+  s: { margin: tf.Tensor1D; l2: tf.Tensor1D; bestL2: tf.Tensor1D; adv: tf.Tensor4D; bestAdv: tf.Tensor4D; stepSucc: tf.Tensor1D },
+  negKappa: number,
+): { bestL2: tf.Tensor1D; bestAdv: tf.Tensor4D; stepSucc: tf.Tensor1D } {
+  registerCwKernels();
+  const [bestL2, bestAdv, stepSucc] = tf.engine().runKernel(CW_BEST, s, { negKappa }) as tf.Tensor[];
+  return { bestL2: bestL2 as tf.Tensor1D, bestAdv: bestAdv as tf.Tensor4D, stepSucc: stepSucc as tf.Tensor1D };
 }

@@ -41,6 +41,8 @@ export interface LayerChain {
    * Caller owns both results; everything else is freed.
    */
   vjp(x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D): { logits: tf.Tensor2D; grad: tf.Tensor4D };
+  /** As vjp, but a seed of null (a cotangent known to be zero) skips the backward pass: grad is then null. */
+  vjpUnlessZero(x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D | null): { logits: tf.Tensor2D; grad: tf.Tensor4D | null };
 }
 
 const pair = (v: unknown): [number, number] | null => {
@@ -145,53 +147,67 @@ export function compileChain(model: tf.LayersModel): LayerChain | null {
     return h as tf.Tensor2D;
   };
 
+  const vjpUnlessZero = (x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D | null): { logits: tf.Tensor2D; grad: tf.Tensor4D | null } => {
+    const out = tf.tidy(() => {
+      const saved: Saved[] = [];
+      const logits = run(x, saved);
+      const d0 = seed(logits);
+      if (d0 === null) return [logits];
+      let d: tf.Tensor = d0;
+      // Set when a max pool's gradient already includes the ReLU under it (one fused kernel on WebGPU and WebGL).
+      let reluDone = false;
+      for (let i = ops.length - 1; i >= 0; i--) {
+        const op = ops[i];
+        const { input, output } = saved[i];
+        const act = (o: { act: Act }): Act => (reluDone ? 'linear' : o.act);
+        if (op.kind === 'conv') {
+          const dPre = actGrad(act(op), d, output);
+          reluDone = false;
+          d = tf.conv2dTranspose(dPre as tf.Tensor4D, op.filter, input.shape as [number, number, number, number], op.strides, op.pad);
+        } else if (op.kind === 'dense') {
+          const dPre = actGrad(act(op), d, output);
+          reluDone = false;
+          d = tf.matMul(dPre as tf.Tensor2D, op.kernel, false, true);
+        } else if (op.kind === 'maxpool') {
+          const below = i > 0 ? ops[i - 1] : null;
+          const relu = below !== null && (below.kind === 'conv' || below.kind === 'dense') && below.act === 'relu';
+          d = maxPoolGrad(d as tf.Tensor4D, input as tf.Tensor4D, output as tf.Tensor4D, op.pool, op.strides, op.pad, relu);
+          reluDone = relu;
+        } else {
+          d = tf.reshape(d, input.shape);
+        }
+      }
+      return [logits, d];
+    });
+    return { logits: out[0] as tf.Tensor2D, grad: (out[1] as tf.Tensor4D | undefined) ?? null };
+  };
+
   return {
     ops: ops.length,
     forward(x: tf.Tensor4D): tf.Tensor2D {
       return tf.tidy(() => run(x, null));
     },
     vjp(x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D) {
-      return tf.tidy(() => {
-        const saved: Saved[] = [];
-        const logits = run(x, saved);
-        let d: tf.Tensor = seed(logits);
-        // Set when a max pool's gradient already includes the ReLU under it (one fused kernel on WebGPU and WebGL).
-        let reluDone = false;
-        for (let i = ops.length - 1; i >= 0; i--) {
-          const op = ops[i];
-          const { input, output } = saved[i];
-          const act = (o: { act: Act }): Act => (reluDone ? 'linear' : o.act);
-          if (op.kind === 'conv') {
-            const dPre = actGrad(act(op), d, output);
-            reluDone = false;
-            d = tf.conv2dTranspose(dPre as tf.Tensor4D, op.filter, input.shape as [number, number, number, number], op.strides, op.pad);
-          } else if (op.kind === 'dense') {
-            const dPre = actGrad(act(op), d, output);
-            reluDone = false;
-            d = tf.matMul(dPre as tf.Tensor2D, op.kernel, false, true);
-          } else if (op.kind === 'maxpool') {
-            const below = i > 0 ? ops[i - 1] : null;
-            const relu = below !== null && (below.kind === 'conv' || below.kind === 'dense') && below.act === 'relu';
-            d = maxPoolGrad(d as tf.Tensor4D, input as tf.Tensor4D, output as tf.Tensor4D, op.pool, op.strides, op.pad, relu);
-            reluDone = relu;
-          } else {
-            d = tf.reshape(d, input.shape);
-          }
-        }
-        return { logits, grad: d as tf.Tensor4D };
-      });
+      return vjpUnlessZero(x, seed) as { logits: tf.Tensor2D; grad: tf.Tensor4D };
     },
+    vjpUnlessZero,
   };
 }
 
 /** A classifier's `logitsAndVjp`, tagged with the `logits` function it was made for. */
 export type VjpFn = ((x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D) => { logits: tf.Tensor2D; grad: tf.Tensor4D }) & {
   readonly forLogits: unknown;
+  /** LayerChain.vjpUnlessZero, where the model has it. */
+  readonly unlessZero?: LayerChain['vjpUnlessZero'];
 };
 
-/** Tags `vjp` as the fast path of `logits` (see {@link tapeFreeVjp}). */
-export function vjpFor(logits: unknown, vjp: (x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D) => { logits: tf.Tensor2D; grad: tf.Tensor4D }): VjpFn {
-  return Object.assign(vjp, { forLogits: logits });
+/** Tags `vjp` as the fast path of `logits` (see {@link tapeFreeVjp}), with its zero-skipping form if any. */
+export function vjpFor(
+  logits: unknown,
+  vjp: (x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D) => { logits: tf.Tensor2D; grad: tf.Tensor4D },
+  unlessZero?: LayerChain['vjpUnlessZero'],
+): VjpFn {
+  return Object.assign(vjp, { forLogits: logits, ...(unlessZero ? { unlessZero } : {}) });
 }
 
 /**

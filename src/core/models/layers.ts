@@ -33,7 +33,7 @@ export function classifierFromLayersModel(model: tf.LayersModel, opts: LayersCla
     inputRange: opts.inputRange ?? { min: 0, max: 1 },
     classNames: opts.classNames,
     logits,
-    ...(chain ? { logitsAndVjp: vjpFor(logits, (x, seed) => chain.vjp(x, seed)) } : {}),
+    ...(chain ? { logitsAndVjp: vjpFor(logits, (x, seed) => chain.vjp(x, seed), (x, seed) => chain.vjpUnlessZero(x, seed)) } : {}),
     dispose(): void {
       model.dispose();
     },

@@ -4,7 +4,8 @@ import { useNodeBackend } from '../../../src/cli/backend';
 import { loadMnist } from '../../../src/cli/data';
 import { loadShippedClassifier } from '../../../src/cli/models';
 import { cwL2 } from '../../../src/core/attacks/cw';
-import { cwAdam, cwForward, cwFusedAvailable, setCwFusedKernels } from '../../../src/core/kernels/cw-step';
+import { cwAdam, cwBestCpu, cwForward, cwFusedAvailable, cwSeedAndMargin, setCwFusedKernels } from '../../../src/core/kernels/cw-step';
+import { tapeFreeVjp, vjpFor } from '../../../src/core/models/chain';
 
 /**
  * The fused CW-L2 kernels against the op path they replace: the same numbers to float32 rounding, per kernel and
@@ -73,6 +74,134 @@ describe('fused CW-L2 kernels', () => {
       tf.dispose([w, x0, g, m0, v0, lrT]);
     });
   }
+
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`${backend}: the seed-and-margin and best-so-far kernels give the op path's values exactly`, async () => {
+      await useNodeBackend(backend);
+      const n = 6;
+      // Row 2 has a tie for the largest other logit (both entries get ∂max/∂Z = 1); rows 4–5 meet the goal.
+      const zRows = [
+        [1, 5, 2, 0, 0, 0, 0, 0, 0, 0], [3, 1, 0, 4, 0, 0, 0, 0, 0, 0], [0, 2, 7, 0, 1, 7, 0, 0, 0, 0],
+        [9, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 8, 0, 0, 0, 0.5], [-1, -2, 6, 0, 0, 0, 0, 0, 0, 0.25],
+      ];
+      const labels = [1, 0, 1, 9, 5, 2];
+      const before = tf.memory().numTensors;
+      const z = tf.tensor2d(zRows.flat().map((v, i) => v + (i % 3) * 0.1), [n, 10]);
+      const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D);
+      const labelMask = tf.mul(oneHot, 1e10) as tf.Tensor2D;
+      const c = tf.tensor1d([0.001, 0.5, 2, 10, 3, 1]);
+      for (const targeted of [true, false]) {
+        for (const kappa of [0, 0.7]) {
+          const got = cwSeedAndMargin(z, oneHot, labelMask, c, { negKappa: -kappa, targeted });
+          // cw.ts's op path (modelPart's seed).
+          const want = tf.tidy(() => {
+            const shifted = tf.sub(z, labelMask);
+            const other = tf.max(shifted, 1);
+            const real = tf.sum(tf.mul(z, oneHot), 1);
+            const margin = targeted ? tf.sub(other, real) : tf.sub(real, other);
+            const otherMask = tf.cast(tf.equal(shifted, tf.reshape(other, [n, 1])), 'float32');
+            const dm = targeted ? tf.sub(otherMask, oneHot) : tf.sub(oneHot, otherMask);
+            const active = tf.cast(tf.greaterEqual(margin, tf.fill([], -kappa)), 'float32');
+            return { margin, seed: tf.mul(dm, tf.reshape(tf.mul(c, active), [n, 1])) };
+          });
+          expect(Array.from(await got.margin.data())).toEqual(Array.from(await want.margin.data()));
+          expect(Array.from(await got.seed.data())).toEqual(Array.from(await want.seed.data()));
+          // Not trivially zero; the tie (row 2: 7.1 at classes 2 and 5) gives both entries ∂max/∂Z = 1.
+          expect((await got.seed.data()).some((v) => v !== 0)).toBe(true);
+          if (targeted && kappa === 0) expect(Array.from((await got.seed.data()).subarray(20, 30))).toEqual([0, -2, 2, 0, 0, 2, 0, 0, 0, 0]);
+          tf.dispose([got.seed, got.margin, want.seed, want.margin]);
+        }
+      }
+      // Best-so-far: rows 0–3 miss the goal, 4 improves, 5 succeeds without improving.
+      const margin = tf.tensor1d([1, 0.5, 0, 2, -3, -1]);
+      const l2 = tf.tensor1d([1, 2, 3, 4, 5, 9]);
+      const bestL2 = tf.tensor1d([Infinity, 1, 1, Infinity, 7, 8]);
+      const adv = tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const bestAdv = tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', 4) as tf.Tensor4D;
+      const stepSucc = tf.tensor1d([true, false, false, false, false, false], 'bool');
+      const got = cwBestCpu({ margin, l2, bestL2, adv, bestAdv, stepSucc }, -0.5);
+      const want = tf.tidy(() => {
+        const succ = tf.less(margin, tf.fill([], -0.5));
+        const improved = tf.logicalAnd(succ, tf.less(l2, bestL2));
+        return {
+          stepSucc: tf.logicalOr(stepSucc, succ),
+          bestL2: tf.where(improved, l2, bestL2),
+          bestAdv: tf.where(tf.reshape(improved, [n, 1, 1, 1]), adv, bestAdv),
+        };
+      });
+      expect(got.stepSucc.dtype).toBe('bool');
+      expect(Array.from(await got.stepSucc.data())).toEqual([1, 0, 0, 0, 1, 1]);
+      expect(Array.from(await got.stepSucc.data())).toEqual(Array.from(await want.stepSucc.data()));
+      expect(Array.from(await got.bestL2.data())).toEqual(Array.from(await want.bestL2.data()));
+      expect(Array.from(await got.bestAdv.data())).toEqual(Array.from(await want.bestAdv.data()));
+      tf.dispose([got.stepSucc, got.bestL2, got.bestAdv, want.stepSucc, want.bestL2, want.bestAdv, margin, l2, bestL2, adv, bestAdv, stepSucc, z, oneHot, labelMask, c]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it('the VJP skips its backward pass for a seed of null, and otherwise equals the plain VJP', async () => {
+    await useNodeBackend('wasm');
+    const model = await loadShippedClassifier('mnist-lenet');
+    const vjp = tapeFreeVjp(model);
+    expect(vjp?.unlessZero).toBeDefined();
+    const test = loadMnist('test');
+    const x = tf.tensor4d(test.images.subarray(0, 2 * 784), [2, 28, 28, 1]);
+    const seed = tf.tensor2d([[1, 0, 0, 0, 0, 0, 0, 0, -1, 0], [0, 2, 0, 0, 0, 0, 0, 0, 0, 0]]);
+    const before = tf.memory().numTensors;
+    let kernels: string[] = [];
+    const prof = await tf.profile(() => {
+      const r = vjp!.unlessZero!(x, () => null);
+      expect(r.grad).toBeNull();
+      return r.logits;
+    });
+    kernels = prof.kernels.map((k) => k.name);
+    tf.dispose(prof.result as tf.Tensor);
+    expect(kernels).not.toContain('Conv2DBackpropInput');
+    expect(kernels).toContain('FusedConv2D');
+    expect(tf.memory().numTensors).toBe(before);
+    const a = vjp!.unlessZero!(x, () => seed);
+    const b = vjp!(x, () => seed);
+    const logits = model.logits(x);
+    expect(Array.from(await a.logits.data())).toEqual(Array.from(await logits.data()));
+    expect(Array.from(await (a.grad as tf.Tensor).data())).toEqual(Array.from(await b.grad.data()));
+    expect((await b.grad.data()).some((v) => v !== 0)).toBe(true);
+    tf.dispose([a.logits, a.grad as tf.Tensor, b.logits, b.grad, logits]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, seed]);
+    model.dispose();
+  });
+
+  it('whole CW-L2 attacks (wasm): the seed kernel and the skipped backward passes change no bit of the result', async () => {
+    await useNodeBackend('wasm');
+    setCwFusedKernels(true);
+    const model = await loadShippedClassifier('mnist-lenet');
+    const vjp = tapeFreeVjp(model);
+    // The same model whose VJP has no zero-skipping form: cw.ts then takes the op path's seed and every backward pass.
+    const plain = { ...model, logitsAndVjp: vjpFor(model.logits, (x: tf.Tensor4D, seed: (z: tf.Tensor2D) => tf.Tensor2D) => vjp!(x, seed)) };
+    expect(tapeFreeVjp(plain)?.unlessZero).toBeUndefined();
+    const test = loadMnist('test');
+    // One image, as the popup attacks: a batch skips a backward pass only when all its images meet the goal.
+    const x = tf.tensor4d(test.images.subarray(0, 784), [1, 28, 28, 1]);
+    const y = tf.tensor1d([(test.labels[0] + 1) % 10], 'int32');
+    const run = async (m: typeof model) => {
+      let out = { adv: [] as number[], success: [] as boolean[] };
+      const prof = await tf.profile(async () => {
+        const r = await cwL2(m, x, { y, targeted: true, binarySteps: 6, maxIterations: 300 });
+        out = { adv: Array.from(await r.adv.data()), success: r.success };
+        r.adv.dispose();
+      });
+      return { ...out, backward: prof.kernels.filter((k) => k.name === 'Conv2DBackpropInput').length };
+    };
+    const skipping = await run(model);
+    const full = await run(plain);
+    console.log(`cw backward passes (2 convs each): ${skipping.backward / 2} with skipping, ${full.backward / 2} without`);
+    expect(skipping.backward).toBeLessThan(full.backward);
+    expect(skipping.success).toEqual(full.success);
+    expect(skipping.success.some(Boolean)).toBe(true);
+    expect(skipping.adv).toEqual(full.adv);
+    tf.dispose([x, y]);
+    model.dispose();
+  }, 120_000);
 
   it('whole CW-L2 attacks on mnist-lenet (wasm): fused and op paths find the same adversarials', async () => {
     await useNodeBackend('wasm');
