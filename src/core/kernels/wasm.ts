@@ -357,13 +357,16 @@ function col2im(
   }
 }
 
-/** col2im for stride 1: output position (y + top − ky, x + left − kx) for tap (ky, kx). */
+/**
+ * col2im for stride 1: output position (y + top − ky, x + left − kx) for tap (ky, kx). Channels four at a time in
+ * local accumulators (twice as fast in V8 as an accumulator array), each still summed in float64 in (ky, kx) order.
+ */
 function col2imStride1(
   cols: Float32Array, dx: Float32Array, n: number, h: number, w: number, ci: number,
   oh: number, ow: number, kh: number, kw: number, top: number, left: number,
 ): void {
   const k = kh * kw * ci;
-  const acc = new Float64Array(ci);
+  const c4 = ci - (ci % 4);
   let d = 0;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {
@@ -372,24 +375,34 @@ function col2imStride1(
       for (let x = 0; x < w; x++, d += ci) {
         const kxLo = Math.max(0, x + left - ow + 1);
         const kxHi = Math.min(kw - 1, x + left);
-        if (ci === 1) {
-          let sum = 0;
+        for (let c = 0; c < c4; c += 4) {
+          let a0 = 0;
+          let a1 = 0;
+          let a2 = 0;
+          let a3 = 0;
           for (let ky = kyLo; ky <= kyHi; ky++) {
             const rowBase = (b * oh + y + top - ky) * ow + x + left;
-            for (let kx = kxLo; kx <= kxHi; kx++) sum += cols[(rowBase - kx) * k + ky * kw + kx];
+            for (let kx = kxLo; kx <= kxHi; kx++) {
+              const s = (rowBase - kx) * k + (ky * kw + kx) * ci + c;
+              a0 += cols[s];
+              a1 += cols[s + 1];
+              a2 += cols[s + 2];
+              a3 += cols[s + 3];
+            }
           }
-          dx[d] = sum;
-          continue;
+          dx[d + c] = a0;
+          dx[d + c + 1] = a1;
+          dx[d + c + 2] = a2;
+          dx[d + c + 3] = a3;
         }
-        for (let c = 0; c < ci; c++) acc[c] = 0;
-        for (let ky = kyLo; ky <= kyHi; ky++) {
-          const rowBase = (b * oh + y + top - ky) * ow + x + left;
-          for (let kx = kxLo; kx <= kxHi; kx++) {
-            const s = (rowBase - kx) * k + (ky * kw + kx) * ci;
-            for (let c = 0; c < ci; c++) acc[c] += cols[s + c];
+        for (let c = c4; c < ci; c++) {
+          let a = 0;
+          for (let ky = kyLo; ky <= kyHi; ky++) {
+            const rowBase = (b * oh + y + top - ky) * ow + x + left;
+            for (let kx = kxLo; kx <= kxHi; kx++) a += cols[(rowBase - kx) * k + (ky * kw + kx) * ci + c];
           }
+          dx[d + c] = a;
         }
-        for (let c = 0; c < ci; c++) dx[d + c] = acc[c];
       }
     }
   }

@@ -138,6 +138,34 @@ describe('patched wasm kernels', () => {
       ]);
   });
 
+  it('Conv2DBackpropInput (stride 1): each dx is the float64 sum of its columns in (ky, kx) order, rounded once', async () => {
+    await tf.setBackend('wasm');
+    // Channel counts with and without a remainder after groups of four; valid and same padding; two images.
+    for (const [ci, pad] of [[1, 'valid'], [3, 'same'], [4, 'valid'], [6, 'same'], [32, 'valid']] as const) {
+      const [n, h, w, kh, kw, co] = [2, 9, 8, 3, 5, 5];
+      const f = tf.tensor(randomValues(kh * kw * ci * co, 20 + ci), [kh, kw, ci, co]) as tf.Tensor4D;
+      const info = tf.backend_util.computeConv2DInfo([n, h, w, ci], [kh, kw, ci, co], 1, 1, pad, undefined, false, 'channelsLast');
+      const { outHeight: oh, outWidth: ow, padInfo } = info;
+      const dy = tf.tensor(randomValues(n * oh * ow * co, 30 + ci), [n, oh, ow, co]) as tf.Tensor4D;
+      const got = tf.conv2dTranspose(dy, f, [n, h, w, ci], 1, pad).dataSync() as Float32Array;
+      // The columns as the kernel makes them: dy [N·OH·OW, Co] × filterᵀ [Co, KH·KW·Ci] (same XNNPACK matMul).
+      const cols = tf.tidy(() => tf.matMul(tf.reshape(dy, [n * oh * ow, co]), tf.transpose(tf.reshape(f, [kh * kw * ci, co])))).dataSync() as Float32Array;
+      const k = kh * kw * ci;
+      let mismatches = 0;
+      for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < ci; c++) {
+        let sum = 0; // float64
+        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+          const oy = y + padInfo.top - ky;
+          const ox = x + padInfo.left - kx;
+          if (oy >= 0 && oy < oh && ox >= 0 && ox < ow) sum += cols[((b * oh + oy) * ow + ox) * k + (ky * kw + kx) * ci + c];
+        }
+        if (Math.fround(sum) !== got[((b * h + y) * w + x) * ci + c]) mismatches++;
+      }
+      expect(mismatches, `ci ${ci} ${pad}`).toBe(0);
+      tf.dispose([f, dy]);
+    }
+  });
+
   for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
     it(`matMul transposeA=${ta} transposeB=${tb}: value and grads match cpu`, async () => {
       const aShape = ta ? [7, 5] : [5, 7];
