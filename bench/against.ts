@@ -106,9 +106,9 @@ export interface AgainstOptions {
 }
 
 /**
- * Checks REF out in a temporary git worktree (sharing this checkout's node_modules; built with `vite build` when the
- * backend is an extension one), then for each workload runs REF's `probe bench` and this tree's, in that order, and
- * pairs the two. The worktree is removed at the end, also on failure.
+ * Checks REF out in a temporary git worktree (sharing this checkout's node_modules; when the backend is an extension
+ * one, REF's extension and this tree's are both built with `vite build`), then for each workload runs REF's
+ * `probe bench` and this tree's, in that order, and pairs the two. The worktree is removed at the end, also on failure.
  */
 export async function runBenchAgainst(opts: AgainstOptions): Promise<AgainstResult[]> {
   const sha = resolveRef(opts.ref);
@@ -121,8 +121,10 @@ export async function runBenchAgainst(opts: AgainstOptions): Promise<AgainstResu
     if (!existsSync(join(dir, 'node_modules'))) symlinkSync(resolve('node_modules'), join(dir, 'node_modules'), 'dir');
     const inExtension = opts.backendFlag === 'webgl' || opts.backendFlag.startsWith('extension');
     if (inExtension) {
-      if (!existsSync(join('dist', 'manifest.json'))) throw new ProbeError('BAD_INPUT', 'build the extension first (npm run build)');
-      execFileSync(process.execPath, [resolve('node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      // Both extensions built now: a dist/ left from before an edit would time another build than this tree's.
+      for (const cwd of [process.cwd(), dir]) {
+        execFileSync(process.execPath, [resolve('node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+      }
     }
     const out: AgainstResult[] = [];
     for (const w of opts.workloads) {
