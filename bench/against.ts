@@ -3,7 +3,7 @@
  * release) and on this working tree, alternately, workload by workload, each run in a fresh process.
  *
  * Timings on the benchmark machine vary between sessions by more than the changes they should judge (another host
- * CPU: one day the same build ran every workload 1.8–2.2× slower than the day before). `ratioToLast` compares with
+ * CPU: one day the same build ran every workload 1.6–2.2× slower than the day before). `ratioToLast` compares with
  * a release saved in another session; `ratioToRef` compares two builds timed side by side, so the machine cancels.
  */
 import { execFileSync, spawn } from 'node:child_process';
